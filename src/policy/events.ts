@@ -1,0 +1,44 @@
+/** Removes the listener it was returned for. Calling it twice is harmless. */
+export type Dispose = () => void;
+
+/** Subscribes a listener to one kind of event: `policy.onRetry((e) => …)` returns a {@link Dispose}. */
+export type EventSubscriber<T> = (listener: (event: T) => void) => Dispose;
+
+/** A tiny synchronous event channel. `emit` costs nothing when nobody listens. */
+export interface Emitter<T> {
+  /** Adds a listener; returns the function that removes it. */
+  readonly on: EventSubscriber<T>;
+  /** Calls every listener in subscription order. A throwing listener never breaks the caller. */
+  emit(event: T): void;
+  /** True when at least one listener is subscribed (lets callers skip building events). */
+  readonly active: boolean;
+}
+
+/** Creates an {@link Emitter}. */
+export function createEmitter<T>(): Emitter<T> {
+  let listeners: Array<(event: T) => void> = [];
+  return {
+    on(listener) {
+      listeners = [...listeners, listener];
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        listeners = listeners.filter((l) => l !== listener);
+      };
+    },
+    emit(event) {
+      const current = listeners;
+      for (let i = 0; i < current.length; i++) {
+        try {
+          current[i]!(event);
+        } catch (error) {
+          console.error('ballast: an event listener threw', error);
+        }
+      }
+    },
+    get active() {
+      return listeners.length > 0;
+    },
+  };
+}

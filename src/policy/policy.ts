@@ -1,0 +1,9 @@
+import type { ExecuteOptions, Operation } from './context.js';
+
+/**
+ * A resilience policy: runs an operation under some rule (retry, timeout, breaker, …).
+ * Pass a parent's context as `options` to nest policies by hand, or compose them with `pipeline`.
+ */
+export interface Policy {
+  execute<T>(operation: Operation<T>, options?: ExecuteOptions): Promise<T>;
+}
