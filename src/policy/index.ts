@@ -9,3 +9,5 @@ export * from './policy.js';
 export * from './state-store.js';
 export * from './memory-store.js';
 export * from './retry-budget.js';
+export * from './timeout.js';
+export * from './pipeline.js';

@@ -1,0 +1,51 @@
+import { describe, expect, it, vi } from 'vitest';
+import { createEmitter } from './events.js';
+
+describe('createEmitter', () => {
+  it('calls listeners in order and stops after dispose', () => {
+    const emitter = createEmitter<number>();
+    const seen: string[] = [];
+    const disposeA = emitter.on((n) => seen.push(`a${n}`));
+    emitter.on((n) => seen.push(`b${n}`));
+    emitter.emit(1);
+    disposeA();
+    disposeA();
+    emitter.emit(2);
+    expect(seen).toEqual(['a1', 'b1', 'b2']);
+  });
+
+  it('reports whether anyone listens', () => {
+    const emitter = createEmitter<void>();
+    expect(emitter.active).toBe(false);
+    const dispose = emitter.on(() => {});
+    expect(emitter.active).toBe(true);
+    dispose();
+    expect(emitter.active).toBe(false);
+  });
+
+  it('keeps going when a listener throws', () => {
+    const emitter = createEmitter<number>();
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const seen: number[] = [];
+    emitter.on(() => {
+      throw new Error('boom');
+    });
+    emitter.on((n) => seen.push(n));
+    expect(() => emitter.emit(7)).not.toThrow();
+    expect(seen).toEqual([7]);
+    expect(error).toHaveBeenCalledOnce();
+    error.mockRestore();
+  });
+
+  it('does not call a listener added during an emit until the next one', () => {
+    const emitter = createEmitter<number>();
+    const seen: number[] = [];
+    emitter.on(() => {
+      emitter.on((n) => seen.push(n));
+    });
+    emitter.emit(1);
+    expect(seen).toEqual([]);
+    emitter.emit(2);
+    expect(seen).toEqual([2]);
+  });
+});

@@ -1,0 +1,116 @@
+import { realClock, type Clock } from './clock.js';
+import { NEVER_ABORTED, toContext, type ExecuteOptions, type Operation, type PolicyContext } from './context.js';
+import { TimeoutError } from './errors.js';
+import { createEmitter, type EventSubscriber } from './events.js';
+import type { Policy } from './policy.js';
+import { toMs, type Duration } from './duration.js';
+
+/**
+ * `cooperative`: the operation's signal aborts when time is up and the policy waits for the
+ * operation to settle (it must honour the signal). `aggressive`: the policy also rejects at
+ * once, whether or not the operation stops.
+ */
+export type TimeoutMode = 'cooperative' | 'aggressive';
+
+/** Options of {@link timeout} and {@link deadline}. */
+export interface TimeoutOptions {
+  /** Defaults to `'aggressive'`: a stuck operation must never hold the caller past its time. */
+  mode?: TimeoutMode;
+  clock?: Clock;
+}
+
+/** Emitted when a timeout or deadline passes. */
+export interface TimeoutEvent {
+  scope: 'attempt' | 'deadline';
+  timeoutMs: number;
+}
+
+/** A policy that bounds how long an operation may run. */
+export interface TimeoutPolicy extends Policy {
+  readonly onTimeout: EventSubscriber<TimeoutEvent>;
+}
+
+/**
+ * A per-attempt timeout. The operation's `ctx.signal` aborts with a {@link TimeoutError}
+ * after `duration` (or at the enclosing deadline, if that comes first).
+ */
+export function timeout(duration: Duration, options: TimeoutOptions = {}): TimeoutPolicy {
+  return createTimeout('attempt', toMs(duration), options);
+}
+
+/**
+ * A total deadline: sets `ctx.deadline` for everything inside (retries stop waiting when it
+ * cannot be met) and aborts the work with a {@link TimeoutError} when it passes.
+ */
+export function deadline(duration: Duration, options: TimeoutOptions = {}): TimeoutPolicy {
+  return createTimeout('deadline', toMs(duration), options);
+}
+
+function createTimeout(scope: 'attempt' | 'deadline', ms: number, options: TimeoutOptions): TimeoutPolicy {
+  const clock = options.clock ?? realClock;
+  const aggressive = (options.mode ?? 'aggressive') === 'aggressive';
+  const timeouts = createEmitter<TimeoutEvent>();
+
+  return {
+    onTimeout: timeouts.on,
+    execute<T>(operation: Operation<T>, executeOptions?: ExecuteOptions): Promise<T> {
+      const parent = toContext(executeOptions);
+      const now = clock.now();
+      const ownEnd = now + ms;
+      // The enclosing deadline wins when it is sooner; the error then names the deadline.
+      const byDeadline = parent.deadline < ownEnd;
+      const end = byDeadline ? parent.deadline : ownEnd;
+      const reason = byDeadline ? new TimeoutError('deadline', parent.deadline - now) : new TimeoutError(scope, ms);
+      if (end <= now) {
+        if (timeouts.active) timeouts.emit({ scope: reason.scope, timeoutMs: reason.timeoutMs });
+        return Promise.reject(reason);
+      }
+      return run(operation, parent, end, reason);
+    },
+  };
+
+  function run<T>(operation: Operation<T>, parent: PolicyContext, end: number, reason: TimeoutError): Promise<T> {
+    const controller = new AbortController();
+    const parentSignal = parent.signal;
+    const onParentAbort = () => controller.abort(parentSignal.reason);
+    if (parentSignal !== NEVER_ABORTED) {
+      if (parentSignal.aborted) return Promise.reject(parentSignal.reason);
+      parentSignal.addEventListener('abort', onParentAbort, { once: true });
+    }
+    const ctx: PolicyContext = {
+      signal: controller.signal,
+      attempt: parent.attempt,
+      deadline: scope === 'deadline' ? end : parent.deadline,
+      elapsed: parent.elapsed,
+    };
+
+    return new Promise<T>((resolve, reject) => {
+      let timedOut = false;
+      let settled = false;
+      const cancelTimer = clock.setTimer(end - clock.now(), () => {
+        timedOut = true;
+        controller.abort(reason);
+        if (timeouts.active) timeouts.emit({ scope: reason.scope, timeoutMs: reason.timeoutMs });
+        if (aggressive) finish(() => reject(reason));
+      });
+      const finish = (settle: () => void) => {
+        if (settled) return;
+        settled = true;
+        cancelTimer();
+        if (parentSignal !== NEVER_ABORTED) parentSignal.removeEventListener('abort', onParentAbort);
+        settle();
+      };
+      let result: Promise<T> | T;
+      try {
+        result = operation(ctx);
+      } catch (error) {
+        finish(() => reject(error));
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => finish(() => resolve(value)),
+        (error: unknown) => finish(() => reject(timedOut && !parentSignal.aborted ? reason : error)),
+      );
+    });
+  }
+}

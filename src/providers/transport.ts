@@ -1,0 +1,56 @@
+/** One HTTP request as a provider adapter sends it. */
+export interface TransportRequest {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  /** Aborting cancels the request and, after headers, the body stream. */
+  signal: AbortSignal;
+}
+
+/** The response: status and headers at once, the body as a byte stream or as text. */
+export interface TransportResponse {
+  status: number;
+  headers: { get(name: string): string | null };
+  /** The body, chunk by chunk. Reading it once is allowed, and only one of `body` / `text()`. */
+  body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+}
+
+/**
+ * The seam between adapters and the network. The default is global `fetch` (portable);
+ * the gateway may plug in a pooled client. A transport only moves bytes: it never retries,
+ * and it rejects (with the signal's reason on abort) only when no response arrived.
+ */
+export type Transport = (request: TransportRequest) => Promise<TransportResponse>;
+
+/** A {@link Transport} on the global `fetch`. */
+export const fetchTransport: Transport = async (request) => {
+  const response = await fetch(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    signal: request.signal,
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: readBody(response),
+    text: () => response.text(),
+  };
+};
+
+async function* readBody(response: Response): AsyncIterable<Uint8Array> {
+  if (!response.body) return;
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    // Releases the connection when the consumer stops early (abort, error, break).
+    reader.cancel().catch(() => {});
+  }
+}
