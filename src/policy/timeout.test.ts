@@ -145,3 +145,33 @@ describe('deadline', () => {
     expect(clock.now()).toBe(250);
   });
 });
+
+describe('timeout signal', () => {
+  it('is aborted already when first read after the timeout passed', async () => {
+    const clock = createVirtualClock();
+    const policy = timeout(100, { clock, mode: 'cooperative' });
+    const run = policy.execute(async (ctx) => {
+      await clock.sleep(200);
+      return ctx.signal;
+    });
+    const signal = await clock.run(run);
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(TimeoutError);
+  });
+
+  it('carries the caller reason when the caller aborted before it was read', async () => {
+    const clock = createVirtualClock();
+    const controller = new AbortController();
+    const policy = timeout(1000, { clock, mode: 'cooperative' });
+    const run = policy.execute(
+      async (ctx) => {
+        await clock.sleep(10);
+        return ctx.signal;
+      },
+      { signal: controller.signal },
+    );
+    controller.abort('left');
+    const signal = await clock.run(run);
+    expect(signal.reason).toBe('left');
+  });
+});

@@ -60,56 +60,83 @@ function createTimeout(scope: 'attempt' | 'deadline', ms: number, options: Timeo
       // The enclosing deadline wins when it is sooner; the error then names the deadline.
       const byDeadline = parent.deadline < ownEnd;
       const end = byDeadline ? parent.deadline : ownEnd;
-      const reason = byDeadline ? new TimeoutError('deadline', parent.deadline - now) : new TimeoutError(scope, ms);
+      // Built only when time is up: an Error captures a stack, which costs more than the whole policy.
+      const makeReason = () => (byDeadline ? new TimeoutError('deadline', parent.deadline - now) : new TimeoutError(scope, ms));
       if (end <= now) {
+        const reason = makeReason();
         if (timeouts.active) timeouts.emit({ scope: reason.scope, timeoutMs: reason.timeoutMs });
         return Promise.reject(reason);
       }
-      return run(operation, parent, end, reason);
+      return run(operation, parent, now, end, makeReason);
     },
   };
 
-  function run<T>(operation: Operation<T>, parent: PolicyContext, end: number, reason: TimeoutError): Promise<T> {
-    const controller = new AbortController();
+  function run<T>(operation: Operation<T>, parent: PolicyContext, now: number, end: number, makeReason: () => TimeoutError): Promise<T> {
     const parentSignal = parent.signal;
-    const onParentAbort = () => controller.abort(parentSignal.reason);
-    if (parentSignal !== NEVER_ABORTED) {
-      if (parentSignal.aborted) return Promise.reject(parentSignal.reason);
-      parentSignal.addEventListener('abort', onParentAbort, { once: true });
-    }
+    if (parentSignal.aborted) return Promise.reject(parentSignal.reason);
+    // The controller is made only when the operation reads `ctx.signal`: an AbortController costs
+    // more than the rest of the policy together, and many operations never look at it.
+    let controller: AbortController | undefined;
+    let abortedWith: unknown;
+    let aborted = false;
+    const onParentAbort = () => abort(parentSignal.reason);
+    const abort = (why: unknown) => {
+      if (aborted) return;
+      aborted = true;
+      abortedWith = why;
+      controller?.abort(why);
+    };
+    const linked = parentSignal !== NEVER_ABORTED;
+    if (linked) parentSignal.addEventListener('abort', onParentAbort, { once: true });
     const ctx: PolicyContext = {
-      signal: controller.signal,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (aborted) controller.abort(abortedWith);
+        }
+        return controller.signal;
+      },
       attempt: parent.attempt,
       deadline: scope === 'deadline' ? end : parent.deadline,
       elapsed: parent.elapsed,
     };
 
     return new Promise<T>((resolve, reject) => {
-      let timedOut = false;
+      let reason: TimeoutError | undefined;
       let settled = false;
-      const cancelTimer = clock.setTimer(end - clock.now(), () => {
-        timedOut = true;
-        controller.abort(reason);
-        if (timeouts.active) timeouts.emit({ scope: reason.scope, timeoutMs: reason.timeoutMs });
-        if (aggressive) finish(() => reject(reason));
-      });
-      const finish = (settle: () => void) => {
-        if (settled) return;
+      const cleanup = () => {
         settled = true;
         cancelTimer();
-        if (parentSignal !== NEVER_ABORTED) parentSignal.removeEventListener('abort', onParentAbort);
-        settle();
+        if (linked) parentSignal.removeEventListener('abort', onParentAbort);
       };
+      const cancelTimer = clock.setTimer(end - now, () => {
+        reason = makeReason();
+        abort(reason);
+        if (timeouts.active) timeouts.emit({ scope: reason.scope, timeoutMs: reason.timeoutMs });
+        if (aggressive && !settled) {
+          cleanup();
+          reject(reason);
+        }
+      });
       let result: Promise<T> | T;
       try {
         result = operation(ctx);
       } catch (error) {
-        finish(() => reject(error));
+        cleanup();
+        reject(error);
         return;
       }
       Promise.resolve(result).then(
-        (value) => finish(() => resolve(value)),
-        (error: unknown) => finish(() => reject(timedOut && !parentSignal.aborted ? reason : error)),
+        (value) => {
+          if (settled) return;
+          cleanup();
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          cleanup();
+          reject(reason && !parentSignal.aborted ? reason : error);
+        },
       );
     });
   }
