@@ -11,7 +11,7 @@ export interface TransportRequest {
 /** The response: status and headers at once, the body as a byte stream or as text. */
 export interface TransportResponse {
   status: number;
-  headers: { get(name: string): string | null };
+  headers: Headers;
   /** The body, chunk by chunk. Reading it once is allowed, and only one of `body` / `text()`. */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
