@@ -1,1 +1,2 @@
 export * from './policy/index.js';
+export * from './llm/index.js';
