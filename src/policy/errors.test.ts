@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import type {
+  PolicyError} from './errors.js';
 import {
   AllAttemptsFailedError,
   BrokenCircuitError,
   BulkheadRejectedError,
   IsolatedCircuitError,
-  PolicyError,
   RateLimitedError,
   TimeoutError,
   isPolicyError,

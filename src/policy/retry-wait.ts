@@ -95,8 +95,10 @@ export function waitEqualJitter(options: JitterOptions = {}): WaitStrategy {
   const { base, factor, cap } = exponential(options);
   const random = options.random ?? mathRandom;
   return (info) => {
-    const half = grow(base, factor, cap, info.attempt) / 2;
-    return half + random() * half;
+    const v = grow(base, factor, cap, info.attempt);
+    const half = v / 2;
+    // `min` keeps the bound for subnormal values, where halving and adding back can round above v.
+    return Math.min(v, half + random() * half);
   };
 }
 
