@@ -1,0 +1,73 @@
+import type { ErrorKind } from '../llm/error-kind.js';
+import { LlmError } from '../llm/llm-error.js';
+import type { AttemptRecord } from './attempt-record.js';
+
+/**
+ * Thrown when no target produced an answer. `attempts` lists every attempt and skip in order;
+ * `kind` is the most telling one (see {@link summarizeKind}), so callers and the gateway can act
+ * on it like any `LlmError`; `retryAfterMs` is when the earliest target becomes available again.
+ */
+export class AllTargetsFailedError extends LlmError {
+  readonly attempts: readonly AttemptRecord[];
+
+  constructor(attempts: readonly AttemptRecord[], options: { now: number; cause?: unknown; kind?: ErrorKind }) {
+    const kind = options.kind ?? summarizeKind(attempts);
+    const status = [...attempts].reverse().find((a) => a.kind === kind && a.status !== undefined)?.status;
+    const earliest = Math.min(...attempts.map((a) => a.availableAt ?? Infinity));
+    super({
+      kind,
+      message: describe(attempts),
+      status,
+      retryAfterMs: Number.isFinite(earliest) ? Math.max(0, earliest - options.now) : undefined,
+      code: 'all_targets_failed',
+      cause: options.cause,
+    });
+    this.name = 'AllTargetsFailedError';
+    this.attempts = attempts;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), attempts: this.attempts };
+  }
+}
+
+/** True when `error` is an {@link AllTargetsFailedError}. */
+export function isAllTargetsFailedError(error: unknown): error is AllTargetsFailedError {
+  return error instanceof LlmError && error.code === 'all_targets_failed' && 'attempts' in error;
+}
+
+const SKIP_KIND: Record<string, ErrorKind> = {
+  cooldown: 'rate_limit',
+  breaker_open: 'overloaded',
+  disabled: 'auth',
+  context_window: 'context_length',
+  max_cost: 'invalid_request',
+  no_stream: 'invalid_request',
+  no_tools: 'invalid_request',
+  ignored: 'invalid_request',
+};
+
+/**
+ * The kind that best explains a failed call: the most frequent kind among real attempts (ties go
+ * to the latest); with no attempt at all, the most frequent reason targets were skipped.
+ */
+export function summarizeKind(attempts: readonly AttemptRecord[]): ErrorKind {
+  const failures = attempts.filter((a) => a.outcome === 'failure' && a.kind !== undefined);
+  const kinds = failures.length > 0 ? failures.map((a) => a.kind!) : attempts.map((a) => SKIP_KIND[a.skipReason ?? ''] ?? 'server');
+  if (kinds.length === 0) return 'invalid_request';
+  const counts = new Map<ErrorKind, number>();
+  let best: ErrorKind = kinds[kinds.length - 1]!;
+  for (const kind of kinds) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  for (let i = kinds.length - 1; i >= 0; i--) if (counts.get(kinds[i]!)! > counts.get(best)!) best = kinds[i]!;
+  return best;
+}
+
+function describe(attempts: readonly AttemptRecord[]): string {
+  if (attempts.length === 0) return 'no target can serve this request';
+  const parts = attempts.map((a) =>
+    a.outcome === 'skipped'
+      ? `${a.target} skipped (${a.skipReason}${a.message ? `: ${a.message}` : ''})`
+      : `${a.target}#${a.attempt} ${a.kind}${a.status ? ` ${a.status}` : ''}: ${a.message ?? ''}`,
+  );
+  return `all targets failed: ${parts.join('; ')}`;
+}

@@ -1,0 +1,221 @@
+import { cooldownMs } from '../llm/rate-limit-headers.js';
+import { abortedError } from '../llm/classify.js';
+import type { LlmError } from '../llm/llm-error.js';
+import type { Clock } from '../policy/clock.js';
+import type { PolicyContext } from '../policy/context.js';
+import { isPolicyError } from '../policy/errors.js';
+import { retry } from '../policy/retry.js';
+import { retryIfError } from '../policy/retry-condition.js';
+import type { RetryBudget } from '../policy/retry-budget.js';
+import type { WaitStrategy } from '../policy/retry-wait.js';
+import type { TimeoutPolicy } from '../policy/timeout.js';
+import type { Duration } from '../policy/duration.js';
+import { AllTargetsFailedError } from './all-targets-failed.js';
+import type { AttemptRecord } from './attempt-record.js';
+import { decideAction, type ErrorAction, type ErrorRules } from './error-rules.js';
+import type { RouterEvent } from './router-events.js';
+import type { CooldownReason, TargetRuntime } from './target-runtime.js';
+import { toLlmError } from './to-llm-error.js';
+
+/** How each target retries before the router moves on. */
+export interface TargetRetryOptions {
+  /** Attempts per target, the first included. Default 2. */
+  attempts?: number;
+  /** Delay between attempts on one target. Default: the retry policy's full jitter. */
+  wait?: WaitStrategy | Duration;
+  /** Longest Retry-After obeyed on the same target; a longer one moves to the next target. Default 20 s. */
+  maxRetryAfter?: Duration;
+}
+
+/** How long a target is kept away after errors that say it cannot serve for a while. */
+export interface CooldownOptions {
+  /** After a 429 with no reset information. Default 1 s. */
+  rateLimit?: number;
+  /** After `quota` errors. Default 1 h. */
+  quota?: number;
+  /** After `auth` / `not_found` errors: the target is disabled. Default 10 min. */
+  disabled?: number;
+}
+
+/** Everything one call's walk over the targets needs. */
+export interface WalkSettings {
+  callId: number;
+  clock: Clock;
+  emit: (event: RouterEvent) => void;
+  rules: ErrorRules;
+  retry: TargetRetryOptions;
+  cooldowns: Required<CooldownOptions>;
+  attemptTimeout?: TimeoutPolicy;
+  budget?: RetryBudget;
+  /** The call's signal: the caller's abort and the total deadline. */
+  signal: AbortSignal;
+  /** The caller's own signal, to tell its abort from the deadline's. */
+  callerSignal: AbortSignal;
+  deadline: number;
+  stream: boolean;
+}
+
+/** The answer of a walk, with everything tried on the way. */
+export interface WalkResult<T> {
+  value: T;
+  runtime: TargetRuntime;
+  attempts: AttemptRecord[];
+  fallbacks: number;
+}
+
+/**
+ * Tries the candidates in order: each target's own retry first (through its breaker and the
+ * attempt timeout), then the next target, following the action for each error kind. Targets that
+ * are cooling down, open, or too small after a context-length error are skipped and recorded.
+ */
+export async function walkTargets<T>(
+  candidates: readonly TargetRuntime[],
+  settings: WalkSettings,
+  attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
+  attempts: AttemptRecord[] = [],
+): Promise<WalkResult<T>> {
+  const { clock } = settings;
+  let previous: { id: string; error: LlmError } | undefined;
+  let minContext: number | undefined;
+  let fallbacks = 0;
+
+  for (const runtime of candidates) {
+    const { target } = runtime;
+    const now = clock.now();
+    if (settings.signal.aborted) break;
+    if (minContext !== undefined && !((target.contextWindow ?? 0) > minContext)) {
+      attempts.push(skip(target.id, 'context_window', now, `window ${target.contextWindow ?? 'unknown'} <= ${minContext}`));
+      continue;
+    }
+    const unavailable = runtime.availability(now);
+    if (unavailable) {
+      attempts.push({ ...skip(target.id, unavailable.reason, now, unavailable.detail), availableAt: unavailable.until });
+      continue;
+    }
+    if (previous) {
+      fallbacks++;
+      settings.emit({ type: 'fallback', callId: settings.callId, at: now, from: previous.id, to: target.id, error: previous.error });
+    }
+    try {
+      const value = await runOnTarget(runtime, settings, attempt, attempts);
+      return { value, runtime, attempts, fallbacks };
+    } catch (thrown) {
+      const error = toLlmError(thrown, target);
+      if (settings.signal.aborted) break;
+      const action = decideAction(error, settings.rules);
+      applyCooldown(runtime, error, action, settings);
+      if (action.fallback === 'no') throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: error, kind: error.kind });
+      if (action.fallback === 'larger_context') minContext = Math.max(minContext ?? 0, target.contextWindow ?? 0);
+      previous = { id: target.id, error };
+    }
+  }
+
+  if (settings.callerSignal.aborted) throw abortedError(settings.callerSignal.reason);
+  if (settings.signal.aborted) {
+    throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: settings.signal.reason, kind: 'timeout' });
+  }
+  throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: previous?.error });
+}
+
+async function runOnTarget<T>(
+  runtime: TargetRuntime,
+  settings: WalkSettings,
+  attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
+  attempts: AttemptRecord[],
+): Promise<T> {
+  const { clock, rules, target } = { ...settings, target: runtime.target };
+  const policy = retry({
+    attempts: settings.retry.attempts ?? 2,
+    wait: settings.retry.wait,
+    maxRetryAfter: settings.retry.maxRetryAfter ?? '20s',
+    retryIf: retryIfError((error) => decideAction(toLlmError(error, target), rules).retry),
+    budget: settings.budget,
+    clock,
+  });
+  policy.onRetry((event) => {
+    if (!('error' in event)) return;
+    const error = toLlmError(event.error, target);
+    settings.emit({
+      type: 'retry',
+      callId: settings.callId,
+      at: clock.now(),
+      target: target.id,
+      attempt: event.attempt,
+      delay: event.delay,
+      kind: error.kind,
+      status: error.status,
+    });
+    // Other calls should not pile onto a target that asked us to wait.
+    if (error.kind === 'rate_limit') applyCooldown(runtime, error, decideAction(error, rules), settings);
+  });
+
+  let number = 0;
+  let lastEnd = clock.now();
+  const once = (ctx: PolicyContext): Promise<T> =>
+    settings.attemptTimeout
+      ? settings.attemptTimeout.execute((inner) => attempt(runtime, inner.signal), ctx)
+      : attempt(runtime, ctx.signal);
+
+  return policy.execute(
+    async (ctx) => {
+      number++;
+      const startedAt = clock.now();
+      const delayBeforeMs = number === 1 ? 0 : startedAt - lastEnd;
+      settings.emit({ type: 'attempt', callId: settings.callId, at: startedAt, target: target.id, attempt: number, stream: settings.stream });
+      runtime.inFlight++;
+      try {
+        const value = await (runtime.breaker ? runtime.breaker.execute(once, ctx) : once(ctx));
+        attempts.push({ target: target.id, attempt: number, outcome: 'success', startedAt, durationMs: clock.now() - startedAt, delayBeforeMs });
+        return value;
+      } catch (thrown) {
+        const error = toLlmError(thrown, target);
+        const durationMs = clock.now() - startedAt;
+        if (isPolicyError(thrown, 'circuit_open') || isPolicyError(thrown, 'circuit_isolated')) {
+          attempts.push({ ...skip(target.id, 'breaker_open', startedAt, error.message), availableAt: startedAt + (error.retryAfterMs ?? 0) });
+        } else {
+          attempts.push({
+            target: target.id,
+            attempt: number,
+            outcome: 'failure',
+            kind: error.kind,
+            status: error.status,
+            message: error.message,
+            startedAt,
+            durationMs,
+            delayBeforeMs,
+          });
+        }
+        throw error;
+      } finally {
+        runtime.inFlight--;
+        lastEnd = clock.now();
+      }
+    },
+    { signal: settings.signal, deadline: settings.deadline },
+  );
+}
+
+/** Puts the target in a cooldown when the error says it cannot serve for a while. */
+export function applyCooldown(runtime: TargetRuntime, error: LlmError, action: ErrorAction, settings: WalkSettings): void {
+  const now = settings.clock.now();
+  let reason: CooldownReason | undefined;
+  let ms = 0;
+  if (action.cooldown === 'until_reset') {
+    reason = 'rate_limit';
+    ms = error.retryAfterMs ?? cooldownMs(error.rateLimit) ?? settings.cooldowns.rateLimit;
+  } else if (action.cooldown === 'long') {
+    reason = 'quota';
+    ms = Math.max(settings.cooldowns.quota, cooldownMs(error.rateLimit) ?? 0);
+  } else if (action.cooldown === 'disable') {
+    reason = error.kind === 'not_found' ? 'not_found' : 'auth';
+    ms = settings.cooldowns.disabled;
+  }
+  if (!reason || ms <= 0) return;
+  if (runtime.coolDown(now + ms, reason, now)) {
+    settings.emit({ type: 'cooldown', callId: settings.callId, at: now, target: runtime.target.id, until: now + ms, reason });
+  }
+}
+
+function skip(target: string, skipReason: AttemptRecord['skipReason'], now: number, message?: string): AttemptRecord {
+  return { target, attempt: 0, outcome: 'skipped', skipReason, message, startedAt: now, durationMs: 0, delayBeforeMs: 0 };
+}

@@ -1,0 +1,88 @@
+import type { ErrorKind } from '../llm/error-kind.js';
+import type { LlmError } from '../llm/llm-error.js';
+import type { CircuitState } from '../policy/circuit-breaker.js';
+import type { AttemptRecord } from './attempt-record.js';
+import type { CooldownReason } from './target-runtime.js';
+
+/** Fields every router event carries. */
+interface RouterEventBase {
+  /** The call's id (unique per router), to group the events of one request. */
+  callId: number;
+  /** Clock time of the event. */
+  at: number;
+}
+
+/** An attempt starts on a target. */
+export interface AttemptEvent extends RouterEventBase {
+  type: 'attempt';
+  target: string;
+  attempt: number;
+  stream: boolean;
+}
+/** An attempt failed and the same target will be tried again after `delay`. */
+export interface RetryEvent extends RouterEventBase {
+  type: 'retry';
+  target: string;
+  attempt: number;
+  delay: number;
+  kind: ErrorKind;
+  status?: number;
+}
+/** The call moves from one target to the next. */
+export interface FallbackEvent extends RouterEventBase {
+  type: 'fallback';
+  from: string;
+  to: string;
+  error: LlmError;
+}
+/** A hedge started another target because the first was slow. */
+export interface HedgeEvent extends RouterEventBase {
+  type: 'hedge';
+  target: string;
+  afterMs: number;
+}
+/** A target's breaker changed state. */
+export interface BreakerEvent {
+  type: 'breaker';
+  at: number;
+  target: string;
+  from: CircuitState;
+  to: CircuitState;
+}
+/** A target will be skipped until `until`. */
+export interface CooldownEvent extends RouterEventBase {
+  type: 'cooldown';
+  target: string;
+  until: number;
+  reason: CooldownReason;
+}
+/** The call got an answer. */
+export interface SuccessEvent extends RouterEventBase {
+  type: 'success';
+  target: string;
+  stream: boolean;
+  durationMs: number;
+  attempts: readonly AttemptRecord[];
+}
+/** The call failed on every target (or stopped on a non-retryable error). */
+export interface FailureEvent extends RouterEventBase {
+  type: 'failure';
+  stream: boolean;
+  durationMs: number;
+  error: LlmError;
+  attempts: readonly AttemptRecord[];
+}
+
+/** Every decision the router takes, as an event. */
+export type RouterEvent =
+  | AttemptEvent
+  | RetryEvent
+  | FallbackEvent
+  | HedgeEvent
+  | BreakerEvent
+  | CooldownEvent
+  | SuccessEvent
+  | FailureEvent;
+
+/** The event type names. */
+export type RouterEventType = RouterEvent['type'];

@@ -1,0 +1,329 @@
+import { describe, expect, it } from 'vitest';
+import { collectStream } from '../llm/collect-stream.js';
+import { isLlmError, type LlmError } from '../llm/llm-error.js';
+import type { ChatRequest } from '../llm/chat-request.js';
+import type { StreamEvent } from '../llm/stream-events.js';
+import { createVirtualClock, type VirtualClock } from '../policy/virtual-clock.js';
+import { simulated, type SimulatedOptions } from '../providers/simulated.js';
+import { isAllTargetsFailedError, type AllTargetsFailedError } from './all-targets-failed.js';
+import { createRouter, type RouterOptions } from './router.js';
+import type { RouterEvent } from './router-events.js';
+
+const ask: ChatRequest = { messages: [{ role: 'user', content: 'hello' }] };
+
+function setup(specs: Record<string, Omit<SimulatedOptions, 'clock' | 'name'> & { contextWindow?: number }>, options: Partial<RouterOptions> = {}) {
+  const clock = options.clock ?? createVirtualClock();
+  const providers = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, simulated({ ...spec, name, clock })]));
+  const router = createRouter({
+    targets: Object.entries(specs).map(([name, spec]) => ({ provider: providers[name]!, model: 'm', id: name, contextWindow: spec.contextWindow })),
+    clock,
+    retry: { wait: 100 },
+    ...options,
+  });
+  const events: RouterEvent[] = [];
+  router.on('*', (e) => events.push(e));
+  return { clock: clock as VirtualClock, providers, router, events };
+}
+
+async function failure(promise: Promise<unknown>): Promise<AllTargetsFailedError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isAllTargetsFailedError(error)).toBe(true);
+  return error as AllTargetsFailedError;
+}
+
+async function collectEvents(stream: AsyncIterable<StreamEvent>): Promise<{ events: StreamEvent[]; error?: LlmError }> {
+  const events: StreamEvent[] = [];
+  try {
+    for await (const event of stream) events.push(event);
+    return { events };
+  } catch (error) {
+    expect(isLlmError(error)).toBe(true);
+    return { events, error: error as LlmError };
+  }
+}
+
+const text = (events: StreamEvent[]) => events.map((e) => (e.type === 'text' ? e.text : '')).join('');
+
+describe('router: the fallback walk', () => {
+  it('answers from the first target and records the attempt', async () => {
+    const { clock, router } = setup({ a: { latency: 200 }, b: {} });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('a');
+    expect(answer.text).toContain('hello');
+    expect(answer.fallbacks).toBe(0);
+    expect(answer.attempts).toEqual([expect.objectContaining({ target: 'a', attempt: 1, outcome: 'success', durationMs: 200, delayBeforeMs: 0 })]);
+  });
+
+  it('429 with Retry-After 30 s on A goes to B at once, and A is skipped until its reset', async () => {
+    const { clock, router, providers, events } = setup({
+      a: { faults: [{ kind: 'rate_limit', retryAfter: '30s', times: 1 }] },
+      b: {},
+    });
+    const first = await clock.run(router.chat(ask));
+    expect(first.target).toBe('b');
+    expect(clock.now()).toBe(0); // no 30 s wait
+    expect(first.attempts.map((a) => [a.target, a.outcome, a.kind])).toEqual([
+      ['a', 'failure', 'rate_limit'],
+      ['b', 'success', undefined],
+    ]);
+    expect(events.find((e) => e.type === 'cooldown')).toMatchObject({ target: 'a', until: 30_000, reason: 'rate_limit' });
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ from: 'a', to: 'b' });
+
+    await clock.advance(10_000);
+    const second = await clock.run(router.chat(ask));
+    expect(second.target).toBe('b');
+    expect(second.attempts[0]).toMatchObject({ target: 'a', outcome: 'skipped', skipReason: 'cooldown', availableAt: 30_000 });
+    expect(providers.a!.control.calls).toBe(1);
+
+    await clock.advance(20_000);
+    const third = await clock.run(router.chat(ask));
+    expect(third.target).toBe('a');
+  });
+
+  it('a short Retry-After is obeyed on the same target', async () => {
+    const { clock, router } = setup({ a: { faults: [{ kind: 'rate_limit', retryAfter: '2s', times: 1 }] }, b: {} });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('a');
+    expect(clock.now()).toBe(2000);
+    expect(answer.attempts[1]).toMatchObject({ target: 'a', attempt: 2, outcome: 'success', delayBeforeMs: 2000 });
+  });
+
+  it('never retries insufficient quota, and cools the target down for long', async () => {
+    const { clock, router, providers, events } = setup({ a: { faults: [{ kind: 'quota' }] }, b: {} }, { retry: { attempts: 5, wait: 10 } });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('b');
+    expect(providers.a!.control.calls).toBe(1);
+    expect(events.find((e) => e.type === 'cooldown')).toMatchObject({ target: 'a', reason: 'quota', until: 3_600_000 });
+  });
+
+  it('retries server errors on the same target with backoff, then falls back', async () => {
+    const { clock, router, providers, events } = setup({ a: { faults: [{ kind: 'server' }] }, b: {} }, { retry: { attempts: 3, wait: 100 } });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('b');
+    expect(providers.a!.control.calls).toBe(3);
+    expect(events.filter((e) => e.type === 'retry').map((e) => (e as { delay: number }).delay)).toEqual([100, 100]);
+    expect(clock.now()).toBe(200);
+  });
+
+  it('stops at once on invalid_request: it would fail everywhere', async () => {
+    const { clock, router, providers } = setup({ a: { faults: [{ kind: 'invalid_request' }] }, b: {} });
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.kind).toBe('invalid_request');
+    expect(error.status).toBe(400);
+    expect(providers.b!.control.calls).toBe(0);
+  });
+
+  it('context_length moves only to targets with a larger window', async () => {
+    const { clock, router, providers } = setup({
+      small: { contextWindow: 8_000, faults: [{ kind: 'context_length' }] },
+      same: { contextWindow: 8_000 },
+      large: { contextWindow: 200_000 },
+    });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('large');
+    expect(providers.same!.control.calls).toBe(0);
+    expect(answer.attempts[1]).toMatchObject({ target: 'same', outcome: 'skipped', skipReason: 'context_window' });
+  });
+
+  it('auth errors disable the target for a while', async () => {
+    const { clock, router, providers } = setup({ a: { faults: [{ kind: 'auth' }] }, b: {} });
+    await clock.run(router.chat(ask));
+    const second = await clock.run(router.chat(ask));
+    expect(second.attempts[0]).toMatchObject({ target: 'a', skipReason: 'disabled' });
+    expect(providers.a!.control.calls).toBe(1);
+  });
+
+  it('content filtered answers are returned, or fall back when the route asks', async () => {
+    const kept = setup({ a: { faults: [{ kind: 'filtered' }] }, b: {} });
+    const answer = await kept.clock.run(kept.router.chat(ask));
+    expect(answer.target).toBe('a');
+    expect(answer.finishReason).toBe('content_filter');
+
+    const moved = setup({ a: { faults: [{ kind: 'filtered' }] }, b: {} }, { errors: { fallbackOnContentFilter: true } });
+    expect((await moved.clock.run(moved.router.chat(ask))).target).toBe('b');
+  });
+
+  it('lists every attempt when all fail, with the most telling kind', async () => {
+    const { clock, router } = setup(
+      { a: { faults: [{ kind: 'overloaded' }] }, b: { faults: [{ kind: 'overloaded' }] }, c: { faults: [{ kind: 'auth' }] } },
+      { retry: { attempts: 2, wait: 10 } },
+    );
+    const failures: unknown[] = [];
+    router.onAllFailed((e, attempts) => failures.push([e.kind, attempts.length]));
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.kind).toBe('overloaded');
+    expect(error.attempts.map((a) => `${a.target}#${a.attempt}:${a.kind}`)).toEqual([
+      'a#1:overloaded',
+      'a#2:overloaded',
+      'b#1:overloaded',
+      'b#2:overloaded',
+      'c#1:auth',
+    ]);
+    expect(error.message).toContain('a#1 overloaded');
+    expect(failures).toEqual([['overloaded', 5]]);
+  });
+
+  it('says when the earliest target returns if all are cooling down', async () => {
+    const { clock, router } = setup({
+      a: { faults: [{ kind: 'rate_limit', retryAfter: '40s' }] },
+      b: { faults: [{ kind: 'rate_limit', retryAfter: '25s' }] },
+    });
+    await failure(clock.run(router.chat(ask)));
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.kind).toBe('rate_limit');
+    expect(error.retryAfterMs).toBe(25_000);
+    expect(error.attempts.every((a) => a.skipReason === 'cooldown')).toBe(true);
+  });
+
+  it('opens the breaker after the threshold, skips the target, and half-opens later', async () => {
+    const { clock, router, providers, events } = setup(
+      { a: { faults: [{ kind: 'server', between: ['0s', '20s'] }] }, b: {} },
+      { breaker: { consecutive: 3, openFor: '30s' }, retry: { attempts: 1 } },
+    );
+    for (let i = 0; i < 3; i++) await clock.run(router.chat(ask));
+    expect(events.filter((e) => e.type === 'breaker')).toEqual([expect.objectContaining({ target: 'a', from: 'closed', to: 'open' })]);
+    const skipped = await clock.run(router.chat(ask));
+    expect(skipped.attempts[0]).toMatchObject({ target: 'a', skipReason: 'breaker_open' });
+    expect(providers.a!.control.calls).toBe(3);
+
+    await clock.advance(30_000);
+    const probe = await clock.run(router.chat(ask));
+    expect(probe.target).toBe('a');
+    expect(events.filter((e) => e.type === 'breaker').map((e) => (e as { to: string }).to)).toEqual(['open', 'half_open', 'closed']);
+  });
+
+  it('a 2-hour outage of the primary: traffic flows through B at full success', async () => {
+    const { clock, router, providers } = setup(
+      { a: { latency: 50, faults: [{ kind: 'overloaded', between: ['1m', '2h1m'] }] }, b: { latency: 80 } },
+      { breaker: { consecutive: 5, openFor: '1m' }, retry: { attempts: 2, wait: 50 } },
+    );
+    const served: Record<string, number> = { a: 0, b: 0 };
+    for (let minute = 0; minute < 180; minute++) {
+      const answer = await clock.run(router.chat(ask));
+      served[answer.target]!++;
+      await clock.advance(60_000);
+    }
+    expect(served.a! + served.b!).toBe(180);
+    expect(served.b).toBeGreaterThanOrEqual(119);
+    // While the breaker is open the primary is barely touched: a probe a minute at most.
+    expect(providers.a!.control.calls).toBeLessThan(180 + 130);
+    expect(served.a).toBeGreaterThanOrEqual(59);
+  });
+
+  it('a caller abort stops everything and is not retried', async () => {
+    const { clock, router, providers } = setup({ a: { latency: 1000 }, b: {} });
+    const controller = new AbortController();
+    const call = router.chat({ ...ask, signal: controller.signal });
+    const outcome = call.catch((e: unknown) => e);
+    await clock.advance(300);
+    controller.abort(new Error('user left'));
+    const error = (await outcome) as LlmError;
+    expect(error.kind).toBe('aborted');
+    expect(providers.a!.control.aborted).toBe(1);
+    expect(providers.b!.control.calls).toBe(0);
+  });
+
+  it('the total deadline covers every attempt and wait', async () => {
+    const { clock, router } = setup(
+      { a: { latency: 4000 }, b: { latency: 4000 } },
+      { timeouts: { total: '5s', attempt: '3s' }, retry: { attempts: 1 } },
+    );
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.kind).toBe('timeout');
+    expect(clock.now()).toBe(5000);
+  });
+
+  it('honours the ignore list and tool support', async () => {
+    const { clock, router } = setup({ a: {}, b: {} });
+    expect((await clock.run(router.chat(ask, { ignore: ['a'] }))).target).toBe('b');
+  });
+
+  it('adds and removes targets while traffic flows', async () => {
+    const { clock, router } = setup({ a: { faults: [{ kind: 'server' }] } }, { retry: { attempts: 1 } });
+    await failure(clock.run(router.chat(ask)));
+    router.addTarget({ provider: simulated({ name: 'c', clock }), model: 'm', id: 'c' });
+    expect((await clock.run(router.chat(ask))).target).toBe('c');
+    expect(router.removeTarget('c')).toBe(true);
+    expect(router.removeTarget('c')).toBe(false);
+    expect(router.targets().map((t) => t.id)).toEqual(['a']);
+  });
+
+  it('rejects bad options with a clear TypeError', () => {
+    expect(() => createRouter({ targets: [{ provider: {} as never, model: 'x' }] })).toThrow(/targets\[0\]\.provider/);
+    const provider = simulated({});
+    expect(() => createRouter({ targets: [{ provider, model: 'x' }, { provider, model: 'x' }] })).toThrow(/duplicate/);
+  });
+});
+
+describe('router: streaming and the commit point', () => {
+  it('streams from the first target with exactly one start', async () => {
+    const { clock, router } = setup({ a: { firstToken: 100, chunkInterval: 10 }, b: {} });
+    const stream = router.stream({ messages: [{ role: 'user', content: 'one two three' }] });
+    const { events, error } = await clock.run(collectEvents(stream));
+    expect(error).toBeUndefined();
+    expect(events.filter((e) => e.type === 'start')).toHaveLength(1);
+    expect(events[events.length - 1]!.type).toBe('finish');
+    expect(text(events)).toContain('one two three');
+    expect(stream.target).toBe('a');
+  });
+
+  it('a stall before the first token falls back invisibly: one start, all the text', async () => {
+    const { clock, router, providers } = setup(
+      { a: { faults: [{ kind: 'stall' }] }, b: { chunkInterval: 5 } },
+      { timeouts: { firstToken: '2s' }, retry: { attempts: 1 } },
+    );
+    const stream = router.stream(ask);
+    const { events, error } = await clock.run(collectEvents(stream));
+    expect(error).toBeUndefined();
+    expect(events.filter((e) => e.type === 'start')).toHaveLength(1);
+    expect(text(events)).toBe(await clock.run(collectStream(providers.b!.stream(ask, { model: 'm', signal: new AbortController().signal }))).then((r) => r.text));
+    expect(stream.target).toBe('b');
+    expect(stream.attempts[0]).toMatchObject({ target: 'a', kind: 'timeout' });
+    expect(providers.a!.control.aborted).toBe(1);
+    expect(clock.now()).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('an error before the first token retries invisibly', async () => {
+    const { clock, router } = setup({ a: { faults: [{ kind: 'overloaded', times: 1 }] } }, { retry: { attempts: 2, wait: 10 } });
+    const { events, error } = await clock.run(collectEvents(router.stream(ask)));
+    expect(error).toBeUndefined();
+    expect(events.filter((e) => e.type === 'start')).toHaveLength(1);
+  });
+
+  it('a stall after the first token ends with a typed error, no duplicate text', async () => {
+    const { clock, router, providers } = setup(
+      { a: { chunkInterval: 10, faults: [{ kind: 'stall', when: 'mid_stream', afterChunks: 2 }] }, b: {} },
+      { timeouts: { idle: '5s' } },
+    );
+    const request: ChatRequest = { messages: [{ role: 'user', content: 'alpha beta gamma delta' }] };
+    const { events, error } = await clock.run(collectEvents(router.stream(request)));
+    expect(error?.kind).toBe('timeout');
+    expect(error?.code).toBe('idle_timeout');
+    const written = text(events);
+    expect(written.length).toBeGreaterThan(0);
+    expect('[a/m] alpha beta gamma delta'.startsWith(written)).toBe(true);
+    expect(providers.b!.control.calls).toBe(0);
+    expect(providers.a!.control.aborted).toBe(1);
+  });
+
+  it('a cut after the first token is a typed connection error', async () => {
+    const { clock, router } = setup({ a: { faults: [{ kind: 'cut', when: 'mid_stream', afterChunks: 1 }] }, b: {} });
+    const { events, error } = await clock.run(collectEvents(router.stream(ask)));
+    expect(error?.kind).toBe('connection');
+    expect(events.some((e) => e.type === 'finish')).toBe(false);
+  });
+
+  it('breaking out of the loop stops the upstream stream', async () => {
+    const { clock, router, providers } = setup({ a: { chunkInterval: 100 } });
+    const run = async () => {
+      for await (const event of router.stream({ messages: [{ role: 'user', content: 'a b c d e f g' }] })) {
+        if (event.type === 'text') break;
+      }
+    };
+    await clock.run(run());
+    expect(providers.a!.control.aborted).toBe(1);
+  });
+});

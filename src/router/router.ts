@@ -1,0 +1,401 @@
+import type { ChatRequest } from '../llm/chat-request.js';
+import type { ChatResponse } from '../llm/chat-response.js';
+import { contentFilterError } from '../llm/classify.js';
+import { cooldownMs } from '../llm/rate-limit-headers.js';
+import type { LlmError } from '../llm/llm-error.js';
+import type { StreamEvent } from '../llm/stream-events.js';
+import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
+import { realClock, type Clock } from '../policy/clock.js';
+import { NEVER_ABORTED } from '../policy/context.js';
+import { toMs, type Duration } from '../policy/duration.js';
+import { TimeoutError } from '../policy/errors.js';
+import { createEmitter, type Dispose } from '../policy/events.js';
+import { createMemoryStore } from '../policy/memory-store.js';
+import { retryBudget } from '../policy/retry-budget.js';
+import type { RetryBudget } from '../policy/retry-budget.js';
+import type { StateStore } from '../policy/state-store.js';
+import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
+import { AllTargetsFailedError } from './all-targets-failed.js';
+import type { AttemptRecord } from './attempt-record.js';
+import { decideAction, type ErrorRules } from './error-rules.js';
+import { walkTargets, type CooldownOptions, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
+import type { FallbackEvent, FailureEvent, RouterEvent, RouterEventType } from './router-events.js';
+import { openUntilCommit, type CommittedStream } from './stream-call.js';
+import { priorityStrategy, type Strategy } from './strategy.js';
+import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
+import { toTarget, type Target, type TargetOptions } from './target.js';
+import { toLlmError } from './to-llm-error.js';
+
+/** Timeouts of a route. */
+export interface RouterTimeouts {
+  /** One deadline over every attempt, wait and fallback (and the whole stream). */
+  total?: Duration;
+  /** Each attempt on a target (for streams: up to the first content event). */
+  attempt?: Duration;
+  /** Streams: from the request to the first content event. */
+  firstToken?: Duration;
+  /** Streams: the longest silence between two events. */
+  idle?: Duration;
+}
+
+/** Options of {@link createRouter}. Plain data plus providers. */
+export interface RouterOptions {
+  targets: readonly TargetOptions[];
+  /** Order of candidates; default lowest priority first. */
+  strategy?: Strategy;
+  retry?: TargetRetryOptions;
+  /** Per-target breaker; `false` disables it. Default: 50% failures over 30 s (≥ 10 calls) opens it for 30 s. */
+  breaker?: CircuitBreakerOptions | false;
+  timeouts?: RouterTimeouts;
+  /** Overrides of the default action per error kind. */
+  errors?: ErrorRules;
+  cooldowns?: { rateLimit?: Duration; quota?: Duration; disabled?: Duration };
+  /** Caps retries router-wide; default 20% of recent calls (at least 10/s). `false` for no cap. */
+  budget?: RetryBudget | false;
+  clock?: Clock;
+  /** Where breaker states and cooldowns live; default in memory. Share one to share state. */
+  store?: StateStore;
+  /** Prefix of the store's keys, to keep several routers apart in one store. Default `ballast:`. */
+  keyPrefix?: string;
+  /** Random source of the strategies; default `Math.random`. */
+  random?: () => number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Target ids not to use for this call. */
+  ignore?: readonly string[];
+}
+
+/** An answer, with who gave it and everything tried on the way. */
+export interface RoutedResponse extends ChatResponse {
+  /** The id of the target that answered. */
+  target: string;
+  /** Every attempt and skip, in order, the successful one last. */
+  attempts: readonly AttemptRecord[];
+  /** How many times the call moved to another target. */
+  fallbacks: number;
+}
+
+/** A routed stream: iterate it for events; `target` is known once the first event arrived. */
+export interface RoutedStream extends AsyncIterable<StreamEvent> {
+  readonly target: string | undefined;
+  readonly attempts: readonly AttemptRecord[];
+  readonly fallbacks: number;
+}
+
+/** Routes chat requests over targets with retries, fallbacks, breakers and cooldowns. */
+export interface Router {
+  chat(request: ChatRequest, options?: CallOptions): Promise<RoutedResponse>;
+  stream(request: ChatRequest, options?: CallOptions): RoutedStream;
+  /** Listens to one event type (`'fallback'`, `'retry'`, …) or to all with `'*'`. */
+  on<K extends RouterEventType>(type: K, listener: (event: Extract<RouterEvent, { type: K }>) => void): Dispose;
+  on(type: '*', listener: (event: RouterEvent) => void): Dispose;
+  /** `onFallback((from, to, error) => …)`. */
+  onFallback(listener: (from: string, to: string, error: LlmError) => void): Dispose;
+  /** Called when a call failed on every target, with its attempts. */
+  onAllFailed(listener: (error: LlmError, attempts: readonly AttemptRecord[]) => void): Dispose;
+  /** The targets now, in configured order. */
+  targets(): readonly Target[];
+  /** The runtime (breaker, cooldown, load) of a target. */
+  runtime(id: string): TargetRuntime | undefined;
+  /** Adds a target while traffic flows; returns its id. */
+  addTarget(options: TargetOptions): string;
+  /** Removes a target; calls already on it finish. Returns false if there was none. */
+  removeTarget(id: string): boolean;
+  /** Stops timers and store subscriptions. */
+  close(): void;
+}
+
+const DEFAULT_BREAKER: CircuitBreakerOptions = { window: '30s', failureRate: 0.5, minCalls: 10, openFor: '30s' };
+
+/** Creates a {@link Router}. Throws a `TypeError` naming the bad option. */
+export function createRouter(options: RouterOptions): Router {
+  if (!options || !Array.isArray(options.targets)) throw new TypeError('createRouter: `targets` must be an array');
+  const clock = options.clock ?? realClock;
+  const store = options.store ?? createMemoryStore({ clock });
+  const keyPrefix = options.keyPrefix ?? 'ballast:';
+  const strategy = options.strategy ?? priorityStrategy;
+  const random = options.random ?? Math.random;
+  const rules = options.errors ?? {};
+  const events = createEmitter<RouterEvent>();
+  const budget = options.budget === false ? undefined : (options.budget ?? retryBudget({ clock }));
+  const t = options.timeouts ?? {};
+  const totalMs = t.total === undefined ? undefined : toMs(t.total);
+  const attemptTimeout: TimeoutPolicy | undefined = t.attempt === undefined ? undefined : timeout(t.attempt, { clock });
+  const streamTimeouts = {
+    firstTokenMs: t.firstToken === undefined ? undefined : toMs(t.firstToken),
+    idleMs: t.idle === undefined ? undefined : toMs(t.idle),
+  };
+  const cooldowns: Required<CooldownOptions> = {
+    rateLimit: toMs(options.cooldowns?.rateLimit ?? '1s'),
+    quota: toMs(options.cooldowns?.quota ?? '1h'),
+    disabled: toMs(options.cooldowns?.disabled ?? '10m'),
+  };
+  const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
+
+  let runtimes: TargetRuntime[] = [];
+  const stateListeners = new Map<string, Dispose>();
+  let nextCallId = 1;
+
+  const add = (targetOptions: TargetOptions, index: number): string => {
+    const target = toTarget(targetOptions, index);
+    if (runtimes.some((r) => r.target.id === target.id)) throw new TypeError(`targets[${index}].id: duplicate target id "${target.id}"`);
+    const runtime = createTargetRuntime(target, {
+      clock,
+      store,
+      keyPrefix,
+      breaker:
+        breakerOptions === false
+          ? false
+          : ({
+              ...breakerOptions,
+              isFailure: (error: unknown) => countsForBreaker(error, target),
+            } as CircuitBreakerOptions),
+    });
+    if (runtime.breaker) {
+      stateListeners.set(
+        target.id,
+        runtime.breaker.onStateChange((e) => events.emit({ type: 'breaker', at: clock.now(), target: target.id, from: e.from, to: e.to })),
+      );
+    }
+    runtimes = [...runtimes, runtime];
+    return target.id;
+  };
+
+  const countsForBreaker = (error: unknown, target: Target): boolean => {
+    const llmError = toLlmError(error, target);
+    return llmError.kind !== 'aborted' && decideAction(llmError, rules).countsForBreaker;
+  };
+
+  options.targets.forEach((target, index) => add(target, index));
+
+  const candidatesFor = (request: ChatRequest, stream: boolean, callOptions: CallOptions | undefined, skipped: AttemptRecord[]) => {
+    const now = clock.now();
+    const wantsTools = (request.tools?.length ?? 0) > 0;
+    const eligible: TargetRuntime[] = [];
+    for (const runtime of runtimes) {
+      const { target } = runtime;
+      const reason = callOptions?.ignore?.includes(target.id)
+        ? 'ignored'
+        : stream && !target.supportsStream
+          ? 'no_stream'
+          : wantsTools && !target.supportsTools
+            ? 'no_tools'
+            : undefined;
+      if (reason) skipped.push({ target: target.id, attempt: 0, outcome: 'skipped', skipReason: reason, startedAt: now, durationMs: 0, delayBeforeMs: 0 });
+      else eligible.push(runtime);
+    }
+    return strategy(eligible, { request, stream, random });
+  };
+
+  /** The call's signal: the caller's abort, and the total deadline. */
+  const callScope = (request: ChatRequest) => {
+    const callerSignal = request.signal ?? NEVER_ABORTED;
+    const start = clock.now();
+    const deadline = totalMs === undefined ? Infinity : start + totalMs;
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(callerSignal.reason);
+    if (callerSignal.aborted) controller.abort(callerSignal.reason);
+    else callerSignal.addEventListener('abort', onAbort, { once: true });
+    const cancelDeadline =
+      totalMs === undefined ? () => {} : clock.setTimer(totalMs, () => controller.abort(new TimeoutError('deadline', totalMs)));
+    return {
+      callerSignal,
+      signal: controller.signal,
+      start,
+      deadline,
+      abort: (reason: unknown) => controller.abort(reason),
+      end: () => {
+        cancelDeadline();
+        callerSignal.removeEventListener('abort', onAbort);
+      },
+    };
+  };
+
+  const settingsFor = (scope: ReturnType<typeof callScope>, callId: number, stream: boolean): WalkSettings => ({
+    callId,
+    clock,
+    emit: (event) => events.emit(event),
+    rules,
+    retry: options.retry ?? {},
+    cooldowns,
+    attemptTimeout,
+    budget,
+    signal: scope.signal,
+    callerSignal: scope.callerSignal,
+    deadline: scope.deadline,
+    stream,
+  });
+
+  const reportFailure = (callId: number, stream: boolean, start: number, error: LlmError, attempts: readonly AttemptRecord[]) => {
+    const event: FailureEvent = { type: 'failure', callId, at: clock.now(), stream, durationMs: clock.now() - start, error, attempts };
+    events.emit(event);
+  };
+
+  /** Keeps a target away until its reset when a success says it has nothing left. */
+  const noteRateLimit = (runtime: TargetRuntime, response: { rateLimit?: ChatResponse['rateLimit'] }, callId: number) => {
+    const ms = cooldownMs(response.rateLimit);
+    if (!ms || ms <= 0) return;
+    const now = clock.now();
+    if (runtime.coolDown(now + ms, 'exhausted', now)) {
+      events.emit({ type: 'cooldown', callId, at: now, target: runtime.target.id, until: now + ms, reason: 'exhausted' });
+    }
+  };
+
+  const router: Router = {
+    async chat(request, callOptions) {
+      const callId = nextCallId++;
+      const scope = callScope(request);
+      const attempts: AttemptRecord[] = [];
+      try {
+        const candidates = candidatesFor(request, false, callOptions, attempts);
+        const result = await walkTargets(
+          candidates,
+          settingsFor(scope, callId, false),
+          async (runtime, signal) => {
+            const response = await runtime.target.provider.chat(request, { model: runtime.target.model, signal });
+            if (response.finishReason === 'content_filter' && rules.fallbackOnContentFilter) {
+              throw contentFilterError(response.rawFinishReason, { provider: runtime.target.provider.name, model: runtime.target.model });
+            }
+            return response;
+          },
+          attempts,
+        );
+        const durationMs = clock.now() - scope.start;
+        result.runtime.observeLatency(attempts[attempts.length - 1]?.durationMs ?? durationMs, 'latency');
+        noteRateLimit(result.runtime, result.value, callId);
+        events.emit({ type: 'success', callId, at: clock.now(), target: result.runtime.target.id, stream: false, durationMs, attempts });
+        return { ...result.value, target: result.runtime.target.id, attempts, fallbacks: result.fallbacks };
+      } catch (thrown) {
+        const error = asFinalError(thrown, attempts, clock.now());
+        reportFailure(callId, false, scope.start, error, attempts);
+        throw error;
+      } finally {
+        scope.end();
+      }
+    },
+
+    stream(request, callOptions) {
+      const attempts: AttemptRecord[] = [];
+      let target: string | undefined;
+      let fallbacks = 0;
+      const iterate = async function* (): AsyncGenerator<StreamEvent> {
+        const callId = nextCallId++;
+        const scope = callScope(request);
+        let committed: CommittedStream | undefined;
+        let finished = false;
+        try {
+          const candidates = candidatesFor(request, true, callOptions, attempts);
+          const result = await walkTargets(
+            candidates,
+            settingsFor(scope, callId, true),
+            (runtime, signal) => openUntilCommit(runtime, request, signal, scope.signal, clock, streamTimeouts),
+            attempts,
+          );
+          committed = result.value;
+          target = result.runtime.target.id;
+          fallbacks = result.fallbacks;
+          result.runtime.observeLatency(committed.ttftMs, 'ttft');
+          result.runtime.inFlight++;
+          // Exactly one start reaches the consumer, whatever the attempts before the commit sent.
+          let started = false;
+          const pass = (event: StreamEvent): StreamEvent | undefined => {
+            if (event.type === 'start' && started) return undefined;
+            started = true;
+            return event;
+          };
+          for (const event of committed.buffered) {
+            const out = pass(event);
+            if (out) yield out;
+          }
+          if (!committed.ended) {
+            for (;;) {
+              const step = await committed.next();
+              if (step.done) break;
+              const out = pass(step.value);
+              if (out) yield out;
+            }
+          }
+          finished = true;
+          noteRateLimit(result.runtime, {}, callId);
+          events.emit({ type: 'success', callId, at: clock.now(), target, stream: true, durationMs: clock.now() - scope.start, attempts });
+        } catch (thrown) {
+          // After the commit point output cannot be taken back: the failure ends the stream, typed.
+          const error = committed ? toLlmError(thrown, committed.runtime.target) : asFinalError(thrown, attempts, clock.now());
+          if (committed) {
+            attempts.push({
+              target: committed.runtime.target.id,
+              attempt: attempts.filter((a) => a.target === committed!.runtime.target.id && a.outcome !== 'skipped').length,
+              outcome: 'failure',
+              kind: error.kind,
+              status: error.status,
+              message: `after the first token: ${error.message}`,
+              startedAt: clock.now(),
+              durationMs: 0,
+              delayBeforeMs: 0,
+            });
+          }
+          reportFailure(callId, true, scope.start, error, attempts);
+          throw error;
+        } finally {
+          if (committed) {
+            committed.runtime.inFlight--;
+            if (!finished) committed.abort(scope.callerSignal.aborted ? scope.callerSignal.reason : new Error('stream closed by the consumer'));
+            committed.release();
+          }
+          scope.end();
+        }
+      };
+      return {
+        [Symbol.asyncIterator]: () => iterate()[Symbol.asyncIterator](),
+        get target() {
+          return target;
+        },
+        attempts,
+        get fallbacks() {
+          return fallbacks;
+        },
+      };
+    },
+
+    on(type: RouterEventType | '*', listener: (event: never) => void): Dispose {
+      const l = listener as (event: RouterEvent) => void;
+      return events.on(type === '*' ? l : (event) => event.type === type && l(event));
+    },
+    onFallback(listener) {
+      return events.on((event) => {
+        if (event.type === 'fallback') listener((event as FallbackEvent).from, event.to, event.error);
+      });
+    },
+    onAllFailed(listener) {
+      return events.on((event) => {
+        if (event.type === 'failure' && event.error.kind !== 'aborted') listener(event.error, event.attempts);
+      });
+    },
+    targets: () => runtimes.map((r) => r.target),
+    runtime: (id) => runtimes.find((r) => r.target.id === id),
+    addTarget: (targetOptions) => add(targetOptions, runtimes.length),
+    removeTarget(id) {
+      const runtime = runtimes.find((r) => r.target.id === id);
+      if (!runtime) return false;
+      runtimes = runtimes.filter((r) => r !== runtime);
+      stateListeners.get(id)?.();
+      stateListeners.delete(id);
+      runtime.dispose();
+      return true;
+    },
+    close() {
+      for (const dispose of stateListeners.values()) dispose();
+      stateListeners.clear();
+      for (const runtime of runtimes) runtime.dispose();
+    },
+  };
+  return router;
+}
+
+function asFinalError(thrown: unknown, attempts: readonly AttemptRecord[], now: number): LlmError {
+  if (thrown instanceof AllTargetsFailedError) return thrown;
+  if (thrown instanceof Error && 'kind' in thrown && (thrown as LlmError).kind === 'aborted') return thrown as LlmError;
+  return new AllTargetsFailedError(attempts, { now, cause: thrown });
+}

@@ -1,0 +1,144 @@
+import { timeoutError } from '../llm/classify.js';
+import type { ChatRequest } from '../llm/chat-request.js';
+import { isContentEvent, type StreamEvent } from '../llm/stream-events.js';
+import type { Clock } from '../policy/clock.js';
+import type { Dispose } from '../policy/events.js';
+import type { TargetRuntime } from './target-runtime.js';
+import { toLlmError } from './to-llm-error.js';
+
+/** Stream timers: to the first content event, and between any two events. */
+export interface StreamTimeouts {
+  firstTokenMs?: number;
+  idleMs?: number;
+}
+
+/** A stream that reached its commit point (or ended cleanly before any content). */
+export interface CommittedStream {
+  runtime: TargetRuntime;
+  /** Events read so far, the first content event last. */
+  buffered: StreamEvent[];
+  /** The rest of the stream; `undefined` once it has ended. */
+  next: () => Promise<IteratorResult<StreamEvent>>;
+  /** Stops the upstream request (consumer gone, deadline, failure). */
+  abort: (reason?: unknown) => void;
+  /** True when the stream already ended (an answer without content). */
+  ended: boolean;
+  ttftMs: number;
+  release: Dispose;
+}
+
+/** Marks why the router itself aborted an upstream stream. */
+class StreamTimerAbort extends Error {
+  constructor(readonly scope: 'first_token' | 'idle', readonly timeoutMs: number) {
+    super(`${scope} timeout`);
+    this.name = 'StreamTimerAbort';
+  }
+}
+
+/**
+ * Opens a stream on one target and reads it up to the commit point: the first content event.
+ * Everything before it (error statuses, error frames, first-token timeouts, stalls, cuts) is thrown
+ * as an `LlmError`, so the fallback walk can retry or move on invisibly to the consumer.
+ */
+export async function openUntilCommit(
+  runtime: TargetRuntime,
+  request: ChatRequest,
+  attemptSignal: AbortSignal,
+  callSignal: AbortSignal,
+  clock: Clock,
+  timeouts: StreamTimeouts,
+): Promise<CommittedStream> {
+  const { target } = runtime;
+  const controller = new AbortController();
+  const onCallAbort = () => controller.abort(callSignal.reason);
+  const onAttemptAbort = () => controller.abort(attemptSignal.reason);
+  if (callSignal.aborted) controller.abort(callSignal.reason);
+  else callSignal.addEventListener('abort', onCallAbort, { once: true });
+  attemptSignal.addEventListener('abort', onAttemptAbort, { once: true });
+  const release = () => {
+    callSignal.removeEventListener('abort', onCallAbort);
+    attemptSignal.removeEventListener('abort', onAttemptAbort);
+  };
+
+  const startedAt = clock.now();
+  let cancelFirstToken: Dispose = () => {};
+  if (timeouts.firstTokenMs !== undefined) {
+    const ms = timeouts.firstTokenMs;
+    cancelFirstToken = clock.setTimer(ms, () => controller.abort(new StreamTimerAbort('first_token', ms)));
+  }
+  const iterator = target.provider.stream(request, { model: target.model, signal: controller.signal })[Symbol.asyncIterator]();
+  const read = readWithIdle(iterator, controller, clock, timeouts.idleMs, target);
+
+  const stop = (reason?: unknown) => {
+    controller.abort(reason);
+    // Runs the provider's cleanup even when it is parked at a `yield` rather than on its signal.
+    iterator.return?.().catch(() => {});
+  };
+  const buffered: StreamEvent[] = [];
+  try {
+    for (;;) {
+      const step = await read();
+      if (step.done) {
+        // A complete answer without content (e.g. an empty reply): nothing more to read.
+        return { runtime, buffered, next: read, abort: stop, ended: true, ttftMs: clock.now() - startedAt, release };
+      }
+      buffered.push(step.value);
+      if (isContentEvent(step.value)) {
+        attemptSignal.removeEventListener('abort', onAttemptAbort);
+        return { runtime, buffered, next: read, abort: stop, ended: false, ttftMs: clock.now() - startedAt, release };
+      }
+    }
+  } catch (error) {
+    stop(error);
+    release();
+    throw error;
+  } finally {
+    cancelFirstToken();
+  }
+}
+
+/** Reads the next event, with the idle timer around the read; turns every failure into an `LlmError`. */
+function readWithIdle(
+  iterator: AsyncIterator<StreamEvent>,
+  controller: AbortController,
+  clock: Clock,
+  idleMs: number | undefined,
+  target: TargetRuntime['target'],
+): () => Promise<IteratorResult<StreamEvent>> {
+  return async () => {
+    const cancel = idleMs === undefined ? undefined : clock.setTimer(idleMs, () => controller.abort(new StreamTimerAbort('idle', idleMs)));
+    try {
+      return await raceAbort(iterator.next(), controller.signal);
+    } catch (error) {
+      const reason: unknown = controller.signal.reason;
+      if (reason instanceof StreamTimerAbort) {
+        throw timeoutError(reason.scope, { provider: target.provider.name, model: target.model, timeoutMs: reason.timeoutMs, cause: error });
+      }
+      throw toLlmError(error, target);
+    } finally {
+      cancel?.();
+    }
+  };
+}
+
+/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (a provider that ignores its signal cannot hang the call). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
