@@ -1,4 +1,7 @@
+import type { ChatResponse } from '../llm/chat-response.js';
 import type { ErrorKind } from '../llm/error-kind.js';
+
+type Usage = NonNullable<ChatResponse['usage']>;
 import type { LlmError } from '../llm/llm-error.js';
 import type { CircuitState } from '../policy/circuit-breaker.js';
 import type { AttemptRecord } from './attempt-record.js';
@@ -62,6 +65,10 @@ export interface SuccessEvent extends RouterEventBase {
   target: string;
   stream: boolean;
   durationMs: number;
+  /** Streams: time from the request to the first content event. */
+  ttftMs?: number;
+  /** Tokens used, when the provider reported them. */
+  usage?: Usage;
   attempts: readonly AttemptRecord[];
 }
 /** The call failed on every target (or stopped on a non-retryable error). */

@@ -265,7 +265,7 @@ export function createRouter(options: RouterOptions): Router {
         const durationMs = clock.now() - scope.start;
         result.runtime.observeLatency(attempts[attempts.length - 1]?.durationMs ?? durationMs, 'latency');
         noteRateLimit(result.runtime, result.value, callId);
-        events.emit({ type: 'success', callId, at: clock.now(), target: result.runtime.target.id, stream: false, durationMs, attempts });
+        events.emit({ type: 'success', callId, at: clock.now(), target: result.runtime.target.id, stream: false, durationMs, usage: result.value.usage, attempts });
         return { ...result.value, target: result.runtime.target.id, attempts, fallbacks: result.fallbacks };
       } catch (thrown) {
         const error = asFinalError(thrown, attempts, clock.now());
@@ -305,7 +305,9 @@ export function createRouter(options: RouterOptions): Router {
             started = true;
             return event;
           };
+          let usage: RoutedResponse['usage'] | undefined;
           for (const event of committed.buffered) {
+            if (event.type === 'usage') usage = event.usage;
             const out = pass(event);
             if (out) yield out;
           }
@@ -313,13 +315,14 @@ export function createRouter(options: RouterOptions): Router {
             for (;;) {
               const step = await committed.next();
               if (step.done) break;
+              if (step.value.type === 'usage') usage = step.value.usage;
               const out = pass(step.value);
               if (out) yield out;
             }
           }
           finished = true;
           noteRateLimit(result.runtime, {}, callId);
-          events.emit({ type: 'success', callId, at: clock.now(), target, stream: true, durationMs: clock.now() - scope.start, attempts });
+          events.emit({ type: 'success', callId, at: clock.now(), target, stream: true, durationMs: clock.now() - scope.start, ttftMs: committed.ttftMs, usage, attempts });
         } catch (thrown) {
           // After the commit point output cannot be taken back: the failure ends the stream, typed.
           const error = committed ? toLlmError(thrown, committed.runtime.target) : asFinalError(thrown, attempts, clock.now());
