@@ -9,8 +9,10 @@ import type { AttemptRecord } from './attempt-record.js';
  */
 export class AllTargetsFailedError extends LlmError {
   readonly attempts: readonly AttemptRecord[];
+  /** True when the walk stopped before trying every target, because the error would fail everywhere. */
+  readonly stoppedEarly: boolean;
 
-  constructor(attempts: readonly AttemptRecord[], options: { now: number; cause?: unknown; kind?: ErrorKind }) {
+  constructor(attempts: readonly AttemptRecord[], options: { now: number; cause?: unknown; kind?: ErrorKind; stoppedEarly?: boolean }) {
     const kind = options.kind ?? summarizeKind(attempts);
     const status = [...attempts].reverse().find((a) => a.kind === kind && a.status !== undefined)?.status;
     const earliest = Math.min(...attempts.map((a) => a.availableAt ?? Infinity));
@@ -24,6 +26,7 @@ export class AllTargetsFailedError extends LlmError {
     });
     this.name = 'AllTargetsFailedError';
     this.attempts = attempts;
+    this.stoppedEarly = options.stoppedEarly ?? false;
   }
 
   override toJSON(): Record<string, unknown> {

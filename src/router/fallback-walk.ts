@@ -61,30 +61,159 @@ export interface WalkResult<T> {
   runtime: TargetRuntime;
   attempts: AttemptRecord[];
   fallbacks: number;
+  /** Which hedge lane answered (0 without hedging). */
+  lane: number;
+}
+
+/** Hedging: start the next target when no lane has committed after `delayMs`. */
+export interface HedgeSettings {
+  delayMs: number;
+  /** Lanes running at most, the first included. */
+  maxLanes: number;
+}
+
+/** Candidates handed out one at a time, shared by every lane of a call. */
+interface Cursor {
+  next(): TargetRuntime | undefined;
+  /** Narrowed by a `context_length` failure: later targets need a larger window. */
+  minContext: number | undefined;
 }
 
 /**
  * Tries the candidates in order: each target's own retry first (through its breaker and the
  * attempt timeout), then the next target, following the action for each error kind. Targets that
  * are cooling down, open, or too small after a context-length error are skipped and recorded.
+ * With `hedge`, another lane starts on the next target when nothing committed in time; the first
+ * lane to succeed wins and the others are aborted (`dispose` releases a loser's late success).
  */
 export async function walkTargets<T>(
   candidates: readonly TargetRuntime[],
   settings: WalkSettings,
   attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
   attempts: AttemptRecord[] = [],
+  hedge?: HedgeSettings,
+  dispose?: (value: T) => void,
+): Promise<WalkResult<T>> {
+  let index = 0;
+  const cursor: Cursor = { next: () => candidates[index++], minContext: undefined };
+  if (!hedge || hedge.maxLanes < 2 || candidates.length < 2) {
+    try {
+      return await walkLane(cursor, settings, attempt, attempts, 0);
+    } catch (error) {
+      throw finalError(error, settings, attempts);
+    }
+  }
+  return hedged(cursor, settings, attempt, attempts, hedge, dispose);
+}
+
+function hedged<T>(
+  cursor: Cursor,
+  settings: WalkSettings,
+  attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
+  attempts: AttemptRecord[],
+  hedge: HedgeSettings,
+  dispose: ((value: T) => void) | undefined,
+): Promise<WalkResult<T>> {
+  const { clock } = settings;
+  const startedAt = clock.now();
+  return new Promise<WalkResult<T>>((resolve, reject) => {
+    const lanes: AbortController[] = [];
+    let running = 0;
+    let done = false;
+    let lastError: unknown;
+    let cancelTimer = () => {};
+
+    const finish = (outcome: () => void) => {
+      done = true;
+      cancelTimer();
+      outcome();
+    };
+    const scheduleNext = () => {
+      if (lanes.length >= hedge.maxLanes) return;
+      cancelTimer = clock.setTimer(hedge.delayMs, () => {
+        if (done || settings.signal.aborted) return;
+        if (settings.budget && !settings.budget.tryAcquire()) return;
+        start(true);
+      });
+    };
+    const start = (isHedge: boolean) => {
+      const controller = new AbortController();
+      const onAbort = () => controller.abort(settings.signal.reason);
+      settings.signal.addEventListener('abort', onAbort, { once: true });
+      lanes.push(controller);
+      running++;
+      const lane = lanes.length - 1;
+      const laneSettings: WalkSettings = { ...settings, signal: controller.signal };
+      walkLane(cursor, laneSettings, attempt, attempts, lane, isHedge ? clock.now() - startedAt : undefined).then(
+        (result) => {
+          running--;
+          settings.signal.removeEventListener('abort', onAbort);
+          if (done) {
+            dispose?.(result.value);
+            return;
+          }
+          // The losers' signals abort with a reason that says they lost, so providers stop at once.
+          lanes.forEach((c, i) => i !== lane && c.abort(new HedgeLost(lane)));
+          finish(() => resolve(result));
+        },
+        (error: unknown) => {
+          running--;
+          settings.signal.removeEventListener('abort', onAbort);
+          if (done) return;
+          lastError = error;
+          const stopAll = error instanceof AllTargetsFailedError && error.kind !== 'timeout' && !(error.cause instanceof HedgeLost) && isFinal(error);
+          if (stopAll) {
+            lanes.forEach((c) => c.abort(new HedgeLost(-1)));
+            finish(() => reject(error));
+          } else if (running === 0) {
+            finish(() => reject(finalError(lastError, settings, attempts)));
+          }
+        },
+      );
+      scheduleNext();
+    };
+    start(false);
+  });
+}
+
+/** A lane failed in a way that would fail on every target (e.g. `invalid_request`). */
+const isFinal = (error: AllTargetsFailedError) => error.stoppedEarly;
+
+/** The abort reason of a hedge lane that lost the race. */
+export class HedgeLost extends Error {
+  constructor(readonly winner: number) {
+    super(winner >= 0 ? `another hedge lane (#${winner + 1}) answered first` : 'the call ended');
+    this.name = 'HedgeLost';
+  }
+}
+
+function finalError(error: unknown, settings: WalkSettings, attempts: AttemptRecord[]): unknown {
+  const now = settings.clock.now();
+  if (settings.callerSignal.aborted) return abortedError(settings.callerSignal.reason);
+  if (settings.signal.aborted) return new AllTargetsFailedError(attempts, { now, cause: settings.signal.reason, kind: 'timeout' });
+  if (error instanceof AllTargetsFailedError) return error;
+  return new AllTargetsFailedError(attempts, { now, cause: error });
+}
+
+async function walkLane<T>(
+  cursor: Cursor,
+  settings: WalkSettings,
+  attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
+  attempts: AttemptRecord[],
+  lane: number,
+  hedgedAfterMs?: number,
 ): Promise<WalkResult<T>> {
   const { clock } = settings;
   let previous: { id: string; error: LlmError } | undefined;
-  let minContext: number | undefined;
   let fallbacks = 0;
+  let announced = hedgedAfterMs === undefined;
 
-  for (const runtime of candidates) {
+  for (let runtime = cursor.next(); runtime; runtime = cursor.next()) {
     const { target } = runtime;
     const now = clock.now();
     if (settings.signal.aborted) break;
-    if (minContext !== undefined && !((target.contextWindow ?? 0) > minContext)) {
-      attempts.push(skip(target.id, 'context_window', now, `window ${target.contextWindow ?? 'unknown'} <= ${minContext}`));
+    if (cursor.minContext !== undefined && !((target.contextWindow ?? 0) > cursor.minContext)) {
+      attempts.push(skip(target.id, 'context_window', now, `window ${target.contextWindow ?? 'unknown'} <= ${cursor.minContext}`));
       continue;
     }
     const unavailable = runtime.availability(now);
@@ -92,29 +221,30 @@ export async function walkTargets<T>(
       attempts.push({ ...skip(target.id, unavailable.reason, now, unavailable.detail), availableAt: unavailable.until });
       continue;
     }
+    if (!announced) {
+      announced = true;
+      settings.emit({ type: 'hedge', callId: settings.callId, at: now, target: target.id, afterMs: hedgedAfterMs ?? 0 });
+    }
     if (previous) {
       fallbacks++;
       settings.emit({ type: 'fallback', callId: settings.callId, at: now, from: previous.id, to: target.id, error: previous.error });
     }
     try {
       const value = await runOnTarget(runtime, settings, attempt, attempts);
-      return { value, runtime, attempts, fallbacks };
+      return { value, runtime, attempts, fallbacks, lane };
     } catch (thrown) {
       const error = toLlmError(thrown, target);
       if (settings.signal.aborted) break;
       const action = decideAction(error, settings.rules);
       applyCooldown(runtime, error, action, settings);
-      if (action.fallback === 'no') throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: error, kind: error.kind });
-      if (action.fallback === 'larger_context') minContext = Math.max(minContext ?? 0, target.contextWindow ?? 0);
+      if (action.fallback === 'no') {
+        throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: error, kind: error.kind, stoppedEarly: true });
+      }
+      if (action.fallback === 'larger_context') cursor.minContext = Math.max(cursor.minContext ?? 0, target.contextWindow ?? 0);
       previous = { id: target.id, error };
     }
   }
-
-  if (settings.callerSignal.aborted) throw abortedError(settings.callerSignal.reason);
-  if (settings.signal.aborted) {
-    throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: settings.signal.reason, kind: 'timeout' });
-  }
-  throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: previous?.error });
+  throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: settings.signal.aborted ? settings.signal.reason : previous?.error });
 }
 
 async function runOnTarget<T>(

@@ -327,3 +327,55 @@ describe('router: streaming and the commit point', () => {
     expect(providers.a!.control.aborted).toBe(1);
   });
 });
+
+describe('router: hedging', () => {
+  it('starts the next target when the first is slow; the hedge wins and the loser is aborted', async () => {
+    const { clock, router, providers, events } = setup({ a: { latency: 10_000 }, b: { latency: 500 } }, { hedge: { delay: '2s' }, budget: false });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('b');
+    expect(clock.now()).toBe(2500);
+    expect(providers.a!.control.aborted).toBe(1);
+    expect(events.find((e) => e.type === 'hedge')).toMatchObject({ target: 'b', afterMs: 2000 });
+  });
+
+  it('the first wins late: it answers after the hedge started, and the hedge is aborted', async () => {
+    const { clock, router, providers } = setup({ a: { latency: 2500 }, b: { latency: 5000 } }, { hedge: { delay: '2s' }, budget: false });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('a');
+    expect(clock.now()).toBe(2500);
+    expect(providers.b!.control.calls).toBe(1);
+    expect(providers.b!.control.aborted).toBe(1);
+  });
+
+  it('hedges streams on a slow first token: one start, only the winner text', async () => {
+    const { clock, router, providers } = setup(
+      { a: { firstToken: 10_000 }, b: { firstToken: 100, chunkInterval: 10 } },
+      { hedge: { delay: '1s' }, budget: false },
+    );
+    const stream = router.stream(ask);
+    const { events, error } = await clock.run(collectEvents(stream));
+    expect(error).toBeUndefined();
+    expect(stream.target).toBe('b');
+    expect(events.filter((e) => e.type === 'start')).toHaveLength(1);
+    expect(text(events)).toBe('[b/m] hello');
+    expect(providers.a!.control.aborted).toBe(1);
+  });
+
+  it('does not hedge when the budget refuses', async () => {
+    const refuse = { recordCall() {}, tryAcquire: () => false, recordSuccess() {}, recordFailure() {} };
+    const { clock, router, providers } = setup({ a: { latency: 3000 }, b: {} }, { hedge: { delay: '1s' }, budget: refuse });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('a');
+    expect(providers.b!.control.calls).toBe(0);
+  });
+
+  it('a lane that fails moves on by itself; all failing lists every attempt', async () => {
+    const { clock, router } = setup(
+      { a: { latency: 3000, faults: [{ kind: 'server', delay: 3000 }] }, b: { faults: [{ kind: 'server', delay: 1500 }] }, c: { faults: [{ kind: 'server' }] } },
+      { hedge: { delay: '1s' }, budget: false, retry: { attempts: 1 } },
+    );
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.attempts.map((a) => a.target).sort()).toEqual(['a', 'b', 'c']);
+    expect(error.kind).toBe('server');
+  });
+});

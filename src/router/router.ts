@@ -18,7 +18,7 @@ import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
 import { AllTargetsFailedError } from './all-targets-failed.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
-import { walkTargets, type CooldownOptions, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
+import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
 import type { FallbackEvent, FailureEvent, RouterEvent, RouterEventType } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
@@ -50,6 +50,11 @@ export interface RouterOptions {
   /** Overrides of the default action per error kind. */
   errors?: ErrorRules;
   cooldowns?: { rateLimit?: Duration; quota?: Duration; disabled?: Duration };
+  /**
+   * Start the next target when the first has produced no answer (streams: no first token) after
+   * `delay`; the first to commit wins and the others are aborted. Hedges spend the retry budget.
+   */
+  hedge?: { delay: Duration; maxAttempts?: number };
   /** Caps retries router-wide; default 20% of recent calls (at least 10/s). `false` for no cap. */
   budget?: RetryBudget | false;
   clock?: Clock;
@@ -132,6 +137,9 @@ export function createRouter(options: RouterOptions): Router {
     quota: toMs(options.cooldowns?.quota ?? '1h'),
     disabled: toMs(options.cooldowns?.disabled ?? '10m'),
   };
+  const hedge: HedgeSettings | undefined = options.hedge
+    ? { delayMs: toMs(options.hedge.delay), maxLanes: options.hedge.maxAttempts ?? 2 }
+    : undefined;
   const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
 
   let runtimes: TargetRuntime[] = [];
@@ -261,6 +269,7 @@ export function createRouter(options: RouterOptions): Router {
             return response;
           },
           attempts,
+          hedge,
         );
         const durationMs = clock.now() - scope.start;
         result.runtime.observeLatency(attempts[attempts.length - 1]?.durationMs ?? durationMs, 'latency');
@@ -292,6 +301,11 @@ export function createRouter(options: RouterOptions): Router {
             settingsFor(scope, callId, true),
             (runtime, signal) => openUntilCommit(runtime, request, signal, scope.signal, clock, streamTimeouts),
             attempts,
+            hedge,
+            (late) => {
+              late.abort(new Error('another hedge committed first'));
+              late.release();
+            },
           );
           committed = result.value;
           target = result.runtime.target.id;
