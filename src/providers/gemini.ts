@@ -73,7 +73,7 @@ export function gemini(options: GeminiOptions = {}): ChatProvider {
   const now = options.now ?? Date.now;
   const apiKey = options.apiKey?.trim();
 
-  const context = (call: ProviderCall): HttpCallContext => ({ provider: name, model: call.model, transport, signal: call.signal });
+  const context = (call: ProviderCall): HttpCallContext => ({ provider: name, model: call.model, transport, signal: call.signal, now });
   // An upstream message may quote the key in a shape `redactSecrets` cannot know.
   const fail = (error: unknown, ctx: HttpCallContext): LlmError => {
     const llmError = classifyThrown(error, { provider: name, model: ctx.model, signal: ctx.signal });

@@ -10,6 +10,8 @@ export interface HttpCallContext {
   model: string;
   transport: Transport;
   signal: AbortSignal;
+  /** Anchors absolute times in error headers (HTTP dates, RFC 3339 resets); default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function send(
   }
   if (response.status >= 200 && response.status < 300) return response;
   const body = await readText(ctx, response);
-  throw classifyHttpError({ provider: ctx.provider, model: ctx.model, status: response.status, body, headers: response.headers });
+  throw classifyHttpError({ provider: ctx.provider, model: ctx.model, status: response.status, body, headers: response.headers, now: ctx.now?.() });
 }
 
 /** Reads a whole body as text; a body that breaks off is a classified error. */
