@@ -103,6 +103,9 @@ export async function startMockServer(handler: MockHandler, options: { port?: nu
       for (const frame of reply.frames) {
         if (disconnected) return;
         if ('cut' in frame) {
+          // Node corks chunked writes until the next tick: let frames written just before reach the wire.
+          await new Promise<void>((resolve) => res.write('', () => resolve()));
+          await new Promise<void>((resolve) => setImmediate(resolve));
           res.socket?.destroy();
           return;
         }

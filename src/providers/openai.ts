@@ -100,6 +100,7 @@ export function openai(options: OpenAiOptions = {}): ChatProvider {
     model: call.model,
     transport,
     signal: request.signal && request.signal !== call.signal ? AbortSignal.any([call.signal, request.signal]) : call.signal,
+    now,
   });
 
   const serialize = (request: ChatRequest, model: string, stream: boolean): string => {

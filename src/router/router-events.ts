@@ -16,14 +16,14 @@ interface RouterEventBase {
 }
 
 /** An attempt starts on a target. */
-export interface AttemptEvent extends RouterEventBase {
+export interface RouterAttemptEvent extends RouterEventBase {
   type: 'attempt';
   target: string;
   attempt: number;
   stream: boolean;
 }
 /** An attempt failed and the same target will be tried again after `delay`. */
-export interface RetryEvent extends RouterEventBase {
+export interface RouterRetryEvent extends RouterEventBase {
   type: 'retry';
   target: string;
   attempt: number;
@@ -32,20 +32,20 @@ export interface RetryEvent extends RouterEventBase {
   status?: number;
 }
 /** The call moves from one target to the next. */
-export interface FallbackEvent extends RouterEventBase {
+export interface RouterFallbackEvent extends RouterEventBase {
   type: 'fallback';
   from: string;
   to: string;
   error: LlmError;
 }
 /** A hedge started another target because the first was slow. */
-export interface HedgeEvent extends RouterEventBase {
+export interface RouterHedgeEvent extends RouterEventBase {
   type: 'hedge';
   target: string;
   afterMs: number;
 }
 /** A target's breaker changed state. */
-export interface BreakerEvent {
+export interface RouterBreakerEvent {
   type: 'breaker';
   at: number;
   target: string;
@@ -53,14 +53,14 @@ export interface BreakerEvent {
   to: CircuitState;
 }
 /** A target will be skipped until `until`. */
-export interface CooldownEvent extends RouterEventBase {
+export interface RouterCooldownEvent extends RouterEventBase {
   type: 'cooldown';
   target: string;
   until: number;
   reason: CooldownReason;
 }
 /** The call got an answer. */
-export interface SuccessEvent extends RouterEventBase {
+export interface RouterSuccessEvent extends RouterEventBase {
   type: 'success';
   target: string;
   stream: boolean;
@@ -72,7 +72,7 @@ export interface SuccessEvent extends RouterEventBase {
   attempts: readonly AttemptRecord[];
 }
 /** The call failed on every target (or stopped on a non-retryable error). */
-export interface FailureEvent extends RouterEventBase {
+export interface RouterFailureEvent extends RouterEventBase {
   type: 'failure';
   stream: boolean;
   durationMs: number;
@@ -82,14 +82,14 @@ export interface FailureEvent extends RouterEventBase {
 
 /** Every decision the router takes, as an event. */
 export type RouterEvent =
-  | AttemptEvent
-  | RetryEvent
-  | FallbackEvent
-  | HedgeEvent
-  | BreakerEvent
-  | CooldownEvent
-  | SuccessEvent
-  | FailureEvent;
+  | RouterAttemptEvent
+  | RouterRetryEvent
+  | RouterFallbackEvent
+  | RouterHedgeEvent
+  | RouterBreakerEvent
+  | RouterCooldownEvent
+  | RouterSuccessEvent
+  | RouterFailureEvent;
 
 /** The event type names. */
 export type RouterEventType = RouterEvent['type'];

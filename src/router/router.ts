@@ -19,7 +19,7 @@ import { AllTargetsFailedError } from './all-targets-failed.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
 import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
-import type { FallbackEvent, FailureEvent, RouterEvent, RouterEventType } from './router-events.js';
+import type { RouterFallbackEvent, RouterFailureEvent, RouterEvent, RouterEventType } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
@@ -237,7 +237,7 @@ export function createRouter(options: RouterOptions): Router {
   });
 
   const reportFailure = (callId: number, stream: boolean, start: number, error: LlmError, attempts: readonly AttemptRecord[]) => {
-    const event: FailureEvent = { type: 'failure', callId, at: clock.now(), stream, durationMs: clock.now() - start, error, attempts };
+    const event: RouterFailureEvent = { type: 'failure', callId, at: clock.now(), stream, durationMs: clock.now() - start, error, attempts };
     events.emit(event);
   };
 
@@ -382,7 +382,7 @@ export function createRouter(options: RouterOptions): Router {
     },
     onFallback(listener) {
       return events.on((event) => {
-        if (event.type === 'fallback') listener((event as FallbackEvent).from, event.to, event.error);
+        if (event.type === 'fallback') listener((event as RouterFallbackEvent).from, event.to, event.error);
       });
     },
     onAllFailed(listener) {

@@ -1,0 +1,11 @@
+export * from './router.js';
+export type { Target, TargetOptions, TokenPrices } from './target.js';
+export type { TargetRuntime, Cooldown, CooldownReason, Unavailable } from './target-runtime.js';
+export type { AttemptRecord, SkipReason } from './attempt-record.js';
+export type { ErrorRules, ErrorMatcher, ErrorAction } from './error-rules.js';
+export { decideAction } from './error-rules.js';
+export type { TargetRetryOptions, CooldownOptions, HedgeSettings } from './fallback-walk.js';
+export { HedgeLost } from './fallback-walk.js';
+export * from './all-targets-failed.js';
+export type * from './router-events.js';
+export { priorityStrategy, type Strategy, type StrategyInput } from './strategy.js';
