@@ -8,4 +8,7 @@ export type { TargetRetryOptions, CooldownOptions, HedgeSettings } from './fallb
 export { HedgeLost } from './fallback-walk.js';
 export * from './all-targets-failed.js';
 export type * from './router-events.js';
-export { priorityStrategy, type Strategy, type StrategyInput } from './strategy.js';
+export * from './strategies.js';
+export * from './conditional.js';
+export * from './cost.js';
+export * from './health-check.js';

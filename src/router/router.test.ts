@@ -379,3 +379,21 @@ describe('router: hedging', () => {
     expect(error.kind).toBe('server');
   });
 });
+
+describe('router: per-request cost cap', () => {
+  it('skips targets whose estimated cost is above maxCost, keeps unpriced ones', async () => {
+    const clock = createVirtualClock();
+    const router = createRouter({
+      clock,
+      targets: [
+        { provider: simulated({ name: 'pricey', clock }), model: 'm', id: 'pricey', cost: { input: 15, output: 75 } },
+        { provider: simulated({ name: 'cheap', clock }), model: 'm', id: 'cheap', cost: { input: 0.1, output: 0.4 } },
+      ],
+    });
+    const answer = await clock.run(router.chat({ ...ask, maxTokens: 1000 }, { maxCost: 0.01 }));
+    expect(answer.target).toBe('cheap');
+    expect(answer.attempts[0]).toMatchObject({ target: 'pricey', outcome: 'skipped', skipReason: 'max_cost' });
+    expect(answer.attempts[0]!.message).toMatch(/above maxCost/);
+    await expect(router.chat(ask, { maxCost: -1 })).rejects.toThrow(TypeError);
+  });
+});

@@ -24,6 +24,8 @@ import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import { toTarget, type Target, type TargetOptions } from './target.js';
+import { checkMaxCost, estimateCallTokens, exceedsMaxCost } from './cost.js';
+import { startHealthChecks, type HealthCheckOptions, type HealthChecks } from './health-check.js';
 import { toLlmError } from './to-llm-error.js';
 
 /** Timeouts of a route. */
@@ -70,6 +72,8 @@ export interface RouterOptions {
 export interface CallOptions {
   /** Target ids not to use for this call. */
   ignore?: readonly string[];
+  /** Skip targets whose estimated cost of this request (US dollars) is above this; targets without prices are kept. */
+  maxCost?: number;
 }
 
 /** An answer, with who gave it and everything tried on the way. */
@@ -108,7 +112,9 @@ export interface Router {
   addTarget(options: TargetOptions): string;
   /** Removes a target; calls already on it finish. Returns false if there was none. */
   removeTarget(id: string): boolean;
-  /** Stops timers and store subscriptions. */
+  /** Starts active health checks (stopped by `close()` or the handle's `stop()`). */
+  startHealthChecks(options: HealthCheckOptions): HealthChecks;
+  /** Stops health checks, timers and store subscriptions. */
   close(): void;
 }
 
@@ -143,6 +149,7 @@ export function createRouter(options: RouterOptions): Router {
   const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
 
   let runtimes: TargetRuntime[] = [];
+  const healthChecks = new Set<HealthChecks>();
   const stateListeners = new Map<string, Dispose>();
   let nextCallId = 1;
 
@@ -181,6 +188,8 @@ export function createRouter(options: RouterOptions): Router {
   const candidatesFor = (request: ChatRequest, stream: boolean, callOptions: CallOptions | undefined, skipped: AttemptRecord[]) => {
     const now = clock.now();
     const wantsTools = (request.tools?.length ?? 0) > 0;
+    const maxCost = callOptions?.maxCost;
+    const tokens = maxCost === undefined ? undefined : estimateCallTokens(request);
     const eligible: TargetRuntime[] = [];
     for (const runtime of runtimes) {
       const { target } = runtime;
@@ -191,8 +200,10 @@ export function createRouter(options: RouterOptions): Router {
           : wantsTools && !target.supportsTools
             ? 'no_tools'
             : undefined;
-      if (reason) skipped.push({ target: target.id, attempt: 0, outcome: 'skipped', skipReason: reason, startedAt: now, durationMs: 0, delayBeforeMs: 0 });
-      else eligible.push(runtime);
+      const overCost = !reason && tokens ? exceedsMaxCost(target, tokens, maxCost!) : undefined;
+      if (reason || overCost) {
+        skipped.push({ target: target.id, attempt: 0, outcome: 'skipped', skipReason: reason ?? 'max_cost', message: overCost, startedAt: now, durationMs: 0, delayBeforeMs: 0 });
+      } else eligible.push(runtime);
     }
     return strategy(eligible, { request, stream, random });
   };
@@ -253,6 +264,7 @@ export function createRouter(options: RouterOptions): Router {
 
   const router: Router = {
     async chat(request, callOptions) {
+      if (callOptions?.maxCost !== undefined) checkMaxCost(callOptions.maxCost);
       const callId = nextCallId++;
       const scope = callScope(request);
       const attempts: AttemptRecord[] = [];
@@ -286,6 +298,7 @@ export function createRouter(options: RouterOptions): Router {
     },
 
     stream(request, callOptions) {
+      if (callOptions?.maxCost !== undefined) checkMaxCost(callOptions.maxCost);
       const attempts: AttemptRecord[] = [];
       let target: string | undefined;
       let fallbacks = 0;
@@ -402,7 +415,20 @@ export function createRouter(options: RouterOptions): Router {
       runtime.dispose();
       return true;
     },
+    startHealthChecks(healthOptions) {
+      const checks = startHealthChecks(() => runtimes, clock, healthOptions);
+      healthChecks.add(checks);
+      return {
+        ...checks,
+        stop() {
+          checks.stop();
+          healthChecks.delete(checks);
+        },
+      };
+    },
     close() {
+      for (const checks of healthChecks) checks.stop();
+      healthChecks.clear();
       for (const dispose of stateListeners.values()) dispose();
       stateListeners.clear();
       for (const runtime of runtimes) runtime.dispose();

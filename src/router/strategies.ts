@@ -102,7 +102,10 @@ export function weighted(): Strategy {
 /**
  * Fastest first by exponentially weighted mean latency (or time to first token, see
  * {@link LeastLatencyOptions}). Targets with no measurement yet go first, so new targets get
- * measured; ties go by priority. Only successful calls are measured.
+ * measured; ties go by priority. Only successful calls are measured, so an unmeasured target
+ * that keeps failing stays first until its breaker or a cooldown takes it out. A mean that is
+ * stale because its target lost the traffic needs no exploration: the mean of the target that
+ * took the traffic keeps moving, and once it passes the stale one the traffic moves back.
  */
 export function leastLatency(options: LeastLatencyOptions = {}): Strategy {
   const metric = options.metric ?? 'auto';
@@ -156,8 +159,7 @@ export function strategyByName<N extends StrategyName>(name: N, options?: Strate
   if (!isStrategyName(name)) {
     throw new TypeError(`strategy: expected one of ${STRATEGY_NAMES.map((n) => `'${n}'`).join(', ')}, got ${JSON.stringify(name)}`);
   }
-  const name_: StrategyName = name;
-  switch (name_) {
+  switch (name as StrategyName) {
     case 'priority':
       return priority(options as PriorityOptions | undefined);
     case 'round-robin':
