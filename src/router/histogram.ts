@@ -127,59 +127,86 @@ function cumulative(counts: Float64Array, offset: number, n: number): number[] {
   return out;
 }
 
+/** Per-bucket counts plus count, sum and extremes: the core of both histograms. */
+class Tally {
+  readonly counts: Float64Array;
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length + 1);
+  }
+
+  add(index: number, v: number): void {
+    this.counts[index]!++;
+    this.count++;
+    this.sum += v;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+
+  quantile(q: number): number | null {
+    return quantileOf(this.counts, 0, this.bounds, this.count, this.min, this.max, q);
+  }
+
+  summary(): HistogramSummary {
+    const { count } = this;
+    return {
+      count,
+      sum: this.sum,
+      min: count ? this.min : null,
+      max: count ? this.max : null,
+      p50: this.quantile(0.5),
+      p90: this.quantile(0.9),
+      p99: this.quantile(0.99),
+    };
+  }
+
+  snapshot(): HistogramSnapshot {
+    return { ...this.summary(), buckets: cumulative(this.counts, 0, this.bounds.length) };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.count = 0;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+  }
+}
+
+/** Negative values count as 0; `NaN` is dropped (returned as -1). */
+const clean = (value: number) => (value > 0 ? value : Number.isNaN(value) ? -1 : 0);
+
 /** Creates a {@link Histogram} over `bounds` (default {@link DEFAULT_LATENCY_BOUNDS_MS}). */
 export function createHistogram(bounds: readonly number[] = DEFAULT_LATENCY_BOUNDS_MS): Histogram {
   checkBounds(bounds);
-  const frozen = Object.freeze([...bounds]);
-  const counts = new Float64Array(frozen.length + 1);
-  let count = 0;
-  let sum = 0;
-  let min = Infinity;
-  let max = -Infinity;
-  const quantile = (q: number) => quantileOf(counts, 0, frozen, count, min, max, q);
-  const summary = (): HistogramSummary => ({
-    count,
-    sum,
-    min: count ? min : null,
-    max: count ? max : null,
-    p50: quantile(0.5),
-    p90: quantile(0.9),
-    p99: quantile(0.99),
-  });
+  const tally = new Tally(Object.freeze([...bounds]));
   return {
-    bounds: frozen,
+    bounds: tally.bounds,
     get count() {
-      return count;
+      return tally.count;
     },
     get sum() {
-      return sum;
+      return tally.sum;
     },
     get min() {
-      return count ? min : undefined;
+      return tally.count ? tally.min : undefined;
     },
     get max() {
-      return count ? max : undefined;
+      return tally.count ? tally.max : undefined;
     },
     observe(value) {
-      if (Number.isNaN(value)) return;
-      const v = value > 0 ? value : 0;
-      counts[bucketIndex(frozen, v)]!++;
-      count++;
-      sum += v;
-      if (v < min) min = v;
-      if (v > max) max = v;
+      const v = clean(value);
+      if (v >= 0) tally.add(bucketIndex(tally.bounds, v), v);
     },
-    quantile,
-    buckets: () => cumulative(counts, 0, frozen.length),
-    summary,
-    snapshot: () => ({ ...summary(), buckets: cumulative(counts, 0, frozen.length) }),
-    reset() {
-      counts.fill(0);
-      count = 0;
-      sum = 0;
-      min = Infinity;
-      max = -Infinity;
-    },
+    quantile: (q) => tally.quantile(q),
+    buckets: () => cumulative(tally.counts, 0, tally.bounds.length),
+    summary: () => tally.summary(),
+    snapshot: () => tally.snapshot(),
+    reset: () => tally.reset(),
   };
 }
 
@@ -202,13 +229,22 @@ export interface HistogramSlot {
   p99: number | null;
 }
 
-/** A histogram of the last few minutes, in time slots on the clock; old slots are reused, so memory is fixed. */
+/**
+ * A histogram with memory of the last few minutes: all-time buckets for Prometheus, plus the same
+ * buckets per time slot on the clock (old slots are reused, so memory is fixed). One bucket lookup
+ * per observation serves both.
+ */
 export interface WindowedHistogram {
   readonly bounds: readonly number[];
   readonly slotMs: number;
   readonly slots: number;
-  /** Records one value in the current slot. Negative values count as 0; `NaN` is ignored. */
-  observe(value: number): void;
+  /**
+   * Records one value at `now` (default `clock.now()`; pass the event's time to spare a clock read).
+   * Negative values count as 0; `NaN` is ignored. A `now` older than the window only counts all-time.
+   */
+  observe(value: number, now?: number): void;
+  /** Everything observed since creation. */
+  lifetime(): HistogramSnapshot;
   /** The observations of the last `windowMs` (rounded up to whole slots, the current one included; default the whole window). */
   summary(windowMs?: number): HistogramSummary;
   /** One entry per slot of the window, oldest first, the current (partial) slot last; empty slots included. */
@@ -219,8 +255,8 @@ export interface WindowedHistogram {
 export interface WindowedCounter {
   readonly slotMs: number;
   readonly slots: number;
-  /** Adds `n` (default 1) to the current slot. */
-  add(n?: number): void;
+  /** Adds `n` (default 1) at `now` (default `clock.now()`). */
+  add(n?: number, now?: number): void;
   /** The sum over the last `windowMs` (whole slots, the current one included; default the whole window). */
   total(windowMs?: number): number;
   /** One value per slot, oldest first, aligned with {@link WindowedHistogram.series} on the same clock and slots. */
@@ -230,9 +266,9 @@ export interface WindowedCounter {
 interface Ring {
   readonly slotMs: number;
   readonly slots: number;
-  /** The slot index of `now`, cleared first (through `clear`) if it last held an older epoch. */
-  current(): number;
-  /** Calls `fn(index, epoch)` for each slot of the last `n` epochs, oldest first; `index` is -1 when the slot holds no data of that epoch. */
+  /** The slot index of `now`, cleared first (through `clear`) if it last held an older epoch; -1 when `now` is older than the window. */
+  slotAt(now: number): number;
+  /** Calls `fn(index, epoch)` for each slot of the last `n` epochs up to the clock's now, oldest first; `index` is -1 when the slot holds no data of that epoch. */
   each(n: number, fn: (index: number, epoch: number) => void): void;
 }
 
@@ -248,15 +284,28 @@ function createRing(clock: Clock, { slotMs, slots }: Required<WindowOptions>, cl
   // The epoch (slot number since time 0) each slot holds; NaN for never used.
   const epochs = new Float64Array(slots).fill(NaN);
   const indexOf = (epoch: number) => ((epoch % slots) + slots) % slots;
+  // The newest slot written, and its time span: most writes land there, with no division.
+  let latest = -Infinity;
+  let latestIndex = 0;
+  let latestFrom = Infinity;
+  let latestTo = -Infinity;
   return {
     slotMs,
     slots,
-    current() {
-      const epoch = Math.floor(clock.now() / slotMs);
+    slotAt(now) {
+      if (now >= latestFrom && now < latestTo) return latestIndex;
+      const epoch = Math.floor(now / slotMs);
+      if (epoch <= latest - slots) return -1;
       const index = indexOf(epoch);
       if (epochs[index] !== epoch) {
         epochs[index] = epoch;
         clear(index);
+      }
+      if (epoch > latest) {
+        latest = epoch;
+        latestIndex = index;
+        latestFrom = epoch * slotMs;
+        latestTo = latestFrom + slotMs;
       }
       return index;
     },
@@ -274,18 +323,20 @@ function createRing(clock: Clock, { slotMs, slots }: Required<WindowOptions>, cl
 const slotsFor = (ring: Ring, windowMs: number | undefined) =>
   windowMs === undefined ? ring.slots : Math.ceil(Math.max(0, windowMs) / ring.slotMs);
 
-/** Creates a {@link WindowedHistogram}: `slots × (bounds + 5)` numbers, allocated once. */
+/** Creates a {@link WindowedHistogram}: about `(slots + 1) × (bounds + 5)` numbers, allocated once. */
 export function createWindowedHistogram(options: WindowOptions & { clock: Clock; bounds?: readonly number[] }): WindowedHistogram {
   const bounds = Object.freeze([...(options.bounds ?? DEFAULT_LATENCY_BOUNDS_MS)]);
   checkBounds(bounds);
+  const { clock } = options;
   const grid = checkWindow(options);
+  const all = new Tally(bounds);
   const width = bounds.length + 1;
   const counts = new Float64Array(grid.slots * width);
   const totals = new Float64Array(grid.slots);
   const sums = new Float64Array(grid.slots);
   const mins = new Float64Array(grid.slots);
   const maxs = new Float64Array(grid.slots);
-  const ring = createRing(options.clock, grid, (i) => {
+  const ring = createRing(clock, grid, (i) => {
     counts.fill(0, i * width, (i + 1) * width);
     totals[i] = 0;
     sums[i] = 0;
@@ -297,16 +348,20 @@ export function createWindowedHistogram(options: WindowOptions & { clock: Clock;
     bounds,
     slotMs: ring.slotMs,
     slots: ring.slots,
-    observe(value) {
-      if (Number.isNaN(value)) return;
-      const v = value > 0 ? value : 0;
-      const i = ring.current();
-      counts[i * width + bucketIndex(bounds, v)]!++;
+    observe(value, now = clock.now()) {
+      const v = clean(value);
+      if (v < 0) return;
+      const b = bucketIndex(bounds, v);
+      all.add(b, v);
+      const i = ring.slotAt(now);
+      if (i < 0) return;
+      counts[i * width + b]!++;
       totals[i]!++;
       sums[i]! += v;
       if (v < mins[i]!) mins[i] = v;
       if (v > maxs[i]!) maxs[i] = v;
     },
+    lifetime: () => all.snapshot(),
     summary(windowMs) {
       const merged = new Float64Array(width);
       let count = 0;
@@ -349,16 +404,18 @@ export function createWindowedHistogram(options: WindowOptions & { clock: Clock;
 
 /** Creates a {@link WindowedCounter}. */
 export function createWindowedCounter(options: WindowOptions & { clock: Clock }): WindowedCounter {
+  const { clock } = options;
   const grid = checkWindow(options);
   const values = new Float64Array(grid.slots);
-  const ring = createRing(options.clock, grid, (i) => {
+  const ring = createRing(clock, grid, (i) => {
     values[i] = 0;
   });
   return {
     slotMs: ring.slotMs,
     slots: ring.slots,
-    add(n = 1) {
-      values[ring.current()]! += n;
+    add(n = 1, now = clock.now()) {
+      const i = ring.slotAt(now);
+      if (i >= 0) values[i]! += n;
     },
     total(windowMs) {
       let total = 0;

@@ -12,3 +12,4 @@ export * from './strategies.js';
 export * from './conditional.js';
 export * from './cost.js';
 export * from './health-check.js';
+export * from './resume.js';

@@ -397,3 +397,72 @@ describe('router: per-request cost cap', () => {
     await expect(router.chat(ask, { maxCost: -1 })).rejects.toThrow(TypeError);
   });
 });
+
+describe('router: resuming a stream after the commit point', () => {
+  const long: ChatRequest = { messages: [{ role: 'user', content: 'alpha beta gamma delta' }] };
+
+  it('continues on the next target with the partial answer as context: one start, text continues', async () => {
+    let seenByB: ChatRequest | undefined;
+    const { clock, router, providers, events } = setup(
+      {
+        a: { chunkInterval: 10, faults: [{ kind: 'cut', when: 'mid_stream', afterChunks: 2 }] },
+        b: {
+          reply: (request) => {
+            seenByB = request;
+            return ' gamma delta';
+          },
+        },
+      },
+      { resume: true },
+    );
+    const stream = router.stream(long);
+    const { events: out, error } = await clock.run(collectEvents(stream));
+    expect(error).toBeUndefined();
+    expect(out.filter((e) => e.type === 'start')).toHaveLength(1);
+    expect(out.filter((e) => e.type === 'finish')).toHaveLength(1);
+    const partial = '[a/m] alpha';
+    expect(text(out).startsWith(partial)).toBe(true);
+    expect(text(out).endsWith(' gamma delta')).toBe(true);
+    expect(stream.target).toBe('b');
+    expect(providers.b!.control.calls).toBe(1);
+    expect(seenByB?.messages.slice(1)).toEqual([
+      { role: 'assistant', content: text(out).slice(0, text(out).length - ' gamma delta'.length) },
+      { role: 'user', content: expect.stringContaining('Continue') },
+    ]);
+    expect(events.find((e) => e.type === 'fallback')).toMatchObject({ from: 'a', to: 'b' });
+    expect(stream.attempts.find((a) => a.target === 'a' && a.outcome === 'failure')?.message).toMatch(/after the first token/);
+  });
+
+  it('sends the partial text as an assistant turn plus an instruction (prefill for Anthropic)', async () => {
+    const { continuationRequest } = await import('./resume.js');
+    const base: ChatRequest = { messages: [{ role: 'user', content: 'q' }] };
+    expect(continuationRequest(base, 'Hello wor', 'openai').messages.slice(1)).toEqual([
+      { role: 'assistant', content: 'Hello wor' },
+      { role: 'user', content: expect.stringContaining('Continue') },
+    ]);
+    expect(continuationRequest(base, 'Hello ', 'anthropic').messages.slice(1)).toEqual([{ role: 'assistant', content: 'Hello' }]);
+    expect(base.messages).toHaveLength(1);
+  });
+
+  it('does not resume unless the route asks, nor in the middle of a tool call', async () => {
+    const off = setup({ a: { chunkInterval: 10, faults: [{ kind: 'cut', when: 'mid_stream', afterChunks: 2 }] }, b: {} });
+    const { error } = await off.clock.run(collectEvents(off.router.stream(long)));
+    expect(error?.kind).toBe('connection');
+    expect(off.providers.b!.control.calls).toBe(0);
+
+    const tools = setup(
+      {
+        a: {
+          reply: () => ({ text: '', toolCalls: [{ name: 'lookup', arguments: { q: 'x'.repeat(40) } }] }),
+          chunkSize: 4,
+          faults: [{ kind: 'cut', when: 'mid_stream', afterChunks: 2 }],
+        },
+        b: {},
+      },
+      { resume: true },
+    );
+    const result = await tools.clock.run(collectEvents(tools.router.stream(long)));
+    expect(result.error?.kind).toBe('connection');
+    expect(tools.providers.b!.control.calls).toBe(0);
+  });
+});

@@ -24,6 +24,7 @@ import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import { toTarget, type Target, type TargetOptions } from './target.js';
+import { continuationRequest, isResumable, type ResumeOptions } from './resume.js';
 import { checkMaxCost, estimateCallTokens, exceedsMaxCost } from './cost.js';
 import { startHealthChecks, type HealthCheckOptions, type HealthChecks } from './health-check.js';
 import { toLlmError } from './to-llm-error.js';
@@ -57,6 +58,12 @@ export interface RouterOptions {
    * `delay`; the first to commit wins and the others are aborted. Hedges spend the retry budget.
    */
   hedge?: { delay: Duration; maxAttempts?: number };
+  /**
+   * Streams: when a target fails after the first token, continue on the next target with the
+   * partial answer as context (see `continuationRequest`) instead of ending with an error.
+   * `true` resumes once. Not done while a tool call is half-streamed.
+   */
+  resume?: boolean | ResumeOptions;
   /** Caps retries router-wide; default 20% of recent calls (at least 10/s). `false` for no cap. */
   budget?: RetryBudget | false;
   clock?: Clock;
@@ -146,6 +153,7 @@ export function createRouter(options: RouterOptions): Router {
   const hedge: HedgeSettings | undefined = options.hedge
     ? { delayMs: toMs(options.hedge.delay), maxLanes: options.hedge.maxAttempts ?? 2 }
     : undefined;
+  const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
   const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
 
   let runtimes: TargetRuntime[] = [];
@@ -252,7 +260,7 @@ export function createRouter(options: RouterOptions): Router {
     events.emit(event);
   };
 
-  /** Keeps a target away until its reset when a success says it has nothing left. */
+  /** Keeps a target away until its reset when a success says it has nothing left (non-streamed answers carry the headers). */
   const noteRateLimit = (runtime: TargetRuntime, response: { rateLimit?: ChatResponse['rateLimit'] }, callId: number) => {
     const ms = cooldownMs(response.rateLimit);
     if (!ms || ms <= 0) return;
@@ -305,13 +313,13 @@ export function createRouter(options: RouterOptions): Router {
       const iterate = async function* (): AsyncGenerator<StreamEvent> {
         const callId = nextCallId++;
         const scope = callScope(request);
-        let committed: CommittedStream | undefined;
+        const settings = settingsFor(scope, callId, true);
+        let current: CommittedStream | undefined;
         let finished = false;
         try {
-          const candidates = candidatesFor(request, true, callOptions, attempts);
-          const result = await walkTargets(
-            candidates,
-            settingsFor(scope, callId, true),
+          const first = await walkTargets(
+            candidatesFor(request, true, callOptions, attempts),
+            settings,
             (runtime, signal) => openUntilCommit(runtime, request, signal, scope.signal, clock, streamTimeouts),
             attempts,
             hedge,
@@ -320,59 +328,95 @@ export function createRouter(options: RouterOptions): Router {
               late.release();
             },
           );
-          committed = result.value;
-          target = result.runtime.target.id;
-          fallbacks = result.fallbacks;
-          result.runtime.observeLatency(committed.ttftMs, 'ttft');
-          result.runtime.inFlight++;
-          // Exactly one start reaches the consumer, whatever the attempts before the commit sent.
+          current = first.value;
+          target = first.runtime.target.id;
+          fallbacks = first.fallbacks;
+          first.runtime.observeLatency(current.ttftMs, 'ttft');
+          current.runtime.inFlight++;
+
+          // Exactly one start reaches the consumer, whatever the attempts before the commit (or a resume) sent.
           let started = false;
-          const pass = (event: StreamEvent): StreamEvent | undefined => {
-            if (event.type === 'start' && started) return undefined;
-            started = true;
-            return event;
-          };
+          let written = '';
+          let openToolCalls = 0;
           let usage: RoutedResponse['usage'] | undefined;
-          for (const event of committed.buffered) {
-            if (event.type === 'usage') usage = event.usage;
-            const out = pass(event);
-            if (out) yield out;
-          }
-          if (!committed.ended) {
-            for (;;) {
-              const step = await committed.next();
-              if (step.done) break;
-              if (step.value.type === 'usage') usage = step.value.usage;
-              const out = pass(step.value);
-              if (out) yield out;
+          let resumesLeft = resume ? (resume.attempts ?? 1) : 0;
+          const failed = new Set<string>();
+          for (;;) {
+            try {
+              for (let i = 0; ; i++) {
+                let event: StreamEvent;
+                if (i < current.buffered.length) event = current.buffered[i]!;
+                else if (current.ended) break;
+                else {
+                  const step = await current.next();
+                  if (step.done) break;
+                  event = step.value;
+                }
+                if (event.type === 'start' && started) continue;
+                started = true;
+                if (event.type === 'text') written += event.text;
+                else if (event.type === 'usage') usage = event.usage;
+                else if (event.type === 'tool-call-start') openToolCalls++;
+                else if (event.type === 'tool-call-end') openToolCalls--;
+                yield event;
+              }
+              break;
+            } catch (thrown) {
+              // After the commit point output cannot be taken back: the failure ends the stream, typed,
+              // unless the route resumes on another target with the partial answer as context.
+              const failedTarget = current.runtime.target;
+              const error = toLlmError(thrown, failedTarget);
+              attempts.push({
+                target: failedTarget.id,
+                attempt: attempts.filter((a) => a.target === failedTarget.id && a.outcome !== 'skipped').length,
+                outcome: 'failure',
+                kind: error.kind,
+                status: error.status,
+                message: `after the first token: ${error.message}`,
+                startedAt: clock.now(),
+                durationMs: 0,
+                delayBeforeMs: 0,
+              });
+              if (resumesLeft <= 0 || scope.signal.aborted || openToolCalls > 0 || written === '' || !isResumable(error)) throw error;
+              resumesLeft--;
+              failed.add(failedTarget.id);
+              current.runtime.inFlight--;
+              current.abort(error);
+              current.release();
+              const partial = written;
+              const candidates = candidatesFor(request, true, { ...callOptions, ignore: [...(callOptions?.ignore ?? []), ...failed] }, []);
+              const next = await walkTargets(
+                candidates,
+                settings,
+                (runtime, signal) =>
+                  openUntilCommit(
+                    runtime,
+                    continuationRequest(request, partial, runtime.target.provider.protocol, resume?.instruction),
+                    signal,
+                    scope.signal,
+                    clock,
+                    streamTimeouts,
+                  ),
+                attempts,
+              );
+              current = next.value;
+              current.runtime.inFlight++;
+              fallbacks += next.fallbacks + 1;
+              events.emit({ type: 'fallback', callId, at: clock.now(), from: failedTarget.id, to: next.runtime.target.id, error });
+              target = next.runtime.target.id;
             }
           }
           finished = true;
-          noteRateLimit(result.runtime, {}, callId);
-          events.emit({ type: 'success', callId, at: clock.now(), target, stream: true, durationMs: clock.now() - scope.start, ttftMs: committed.ttftMs, usage, attempts });
+          events.emit({ type: 'success', callId, at: clock.now(), target: target!, stream: true, durationMs: clock.now() - scope.start, ttftMs: first.value.ttftMs, usage, attempts });
         } catch (thrown) {
-          // After the commit point output cannot be taken back: the failure ends the stream, typed.
-          const error = committed ? toLlmError(thrown, committed.runtime.target) : asFinalError(thrown, attempts, clock.now());
-          if (committed) {
-            attempts.push({
-              target: committed.runtime.target.id,
-              attempt: attempts.filter((a) => a.target === committed!.runtime.target.id && a.outcome !== 'skipped').length,
-              outcome: 'failure',
-              kind: error.kind,
-              status: error.status,
-              message: `after the first token: ${error.message}`,
-              startedAt: clock.now(),
-              durationMs: 0,
-              delayBeforeMs: 0,
-            });
-          }
+          const error = current ? toLlmError(thrown, current.runtime.target) : asFinalError(thrown, attempts, clock.now());
           reportFailure(callId, true, scope.start, error, attempts);
           throw error;
         } finally {
-          if (committed) {
-            committed.runtime.inFlight--;
-            if (!finished) committed.abort(scope.callerSignal.aborted ? scope.callerSignal.reason : new Error('stream closed by the consumer'));
-            committed.release();
+          if (current) {
+            current.runtime.inFlight--;
+            if (!finished) current.abort(scope.callerSignal.aborted ? scope.callerSignal.reason : new Error('stream closed by the consumer'));
+            current.release();
           }
           scope.end();
         }
