@@ -13,3 +13,5 @@ export * from './conditional.js';
 export * from './cost.js';
 export * from './health-check.js';
 export * from './resume.js';
+export * from './router-metrics.js';
+export * from './histogram.js';

@@ -1,6 +1,6 @@
 import type { ChatRequest } from '../llm/chat-request.js';
 import type { ChatResponse } from '../llm/chat-response.js';
-import { contentFilterError } from '../llm/classify.js';
+import { abortedError, contentFilterError } from '../llm/classify.js';
 import { cooldownMs } from '../llm/rate-limit-headers.js';
 import type { LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
@@ -25,6 +25,7 @@ import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import { toTarget, type Target, type TargetOptions } from './target.js';
 import { continuationRequest, isResumable, type ResumeOptions } from './resume.js';
+import { createRouterMetrics, type MetricsEvent, type RouterMetricsOptions, type RouterMetricsSnapshot, type RouterStatus, type SnapshotOptions } from './router-metrics.js';
 import { checkMaxCost, estimateCallTokens, exceedsMaxCost } from './cost.js';
 import { startHealthChecks, type HealthCheckOptions, type HealthChecks } from './health-check.js';
 import { toLlmError } from './to-llm-error.js';
@@ -73,6 +74,10 @@ export interface RouterOptions {
   keyPrefix?: string;
   /** Random source of the strategies; default `Math.random`. */
   random?: () => number;
+  /** The route's name in metrics and status (the gateway uses the model name clients ask for). */
+  route?: string;
+  /** Histogram bounds, windows and thresholds of `metrics()` / `status()`. */
+  metrics?: Omit<RouterMetricsOptions, 'clock' | 'route'>;
 }
 
 /** Per-call options. */
@@ -119,6 +124,12 @@ export interface Router {
   addTarget(options: TargetOptions): string;
   /** Removes a target; calls already on it finish. Returns false if there was none. */
   removeTarget(id: string): boolean;
+  /** Counters, latency/TTFT histograms, breaker and cooldown state per target and for the route. */
+  metrics(options?: SnapshotOptions): RouterMetricsSnapshot;
+  /** Healthy / degraded / unavailable per target and for the route, with the reason. */
+  status(): RouterStatus;
+  /** Recent decisions (retries, fallbacks, breaker changes…), secret-free, after sequence `afterSeq`. */
+  events(afterSeq?: number): MetricsEvent[];
   /** Starts active health checks (stopped by `close()` or the handle's `stop()`). */
   startHealthChecks(options: HealthCheckOptions): HealthChecks;
   /** Stops health checks, timers and store subscriptions. */
@@ -316,6 +327,7 @@ export function createRouter(options: RouterOptions): Router {
         const settings = settingsFor(scope, callId, true);
         let current: CommittedStream | undefined;
         let finished = false;
+        let failedReported = false;
         try {
           const first = await walkTargets(
             candidatesFor(request, true, callOptions, attempts),
@@ -410,9 +422,14 @@ export function createRouter(options: RouterOptions): Router {
           events.emit({ type: 'success', callId, at: clock.now(), target: target!, stream: true, durationMs: clock.now() - scope.start, ttftMs: first.value.ttftMs, usage, attempts });
         } catch (thrown) {
           const error = current ? toLlmError(thrown, current.runtime.target) : asFinalError(thrown, attempts, clock.now());
+          failedReported = true;
           reportFailure(callId, true, scope.start, error, attempts);
           throw error;
         } finally {
+          if (current && !finished && !failedReported) {
+            // The consumer stopped reading: the call ends here, as an abort of its own.
+            reportFailure(callId, true, scope.start, abortedError(new Error('stream closed by the consumer')), attempts);
+          }
           if (current) {
             current.runtime.inFlight--;
             if (!finished) current.abort(scope.callerSignal.aborted ? scope.callerSignal.reason : new Error('stream closed by the consumer'));
@@ -459,6 +476,9 @@ export function createRouter(options: RouterOptions): Router {
       runtime.dispose();
       return true;
     },
+    metrics: (snapshotOptions) => metrics.snapshot(snapshotOptions),
+    status: () => metrics.status(),
+    events: (afterSeq) => metrics.events(afterSeq),
     startHealthChecks(healthOptions) {
       const checks = startHealthChecks(() => runtimes, clock, healthOptions);
       healthChecks.add(checks);
@@ -471,6 +491,7 @@ export function createRouter(options: RouterOptions): Router {
       };
     },
     close() {
+      metrics.dispose();
       for (const checks of healthChecks) checks.stop();
       healthChecks.clear();
       for (const dispose of stateListeners.values()) dispose();
@@ -478,6 +499,7 @@ export function createRouter(options: RouterOptions): Router {
       for (const runtime of runtimes) runtime.dispose();
     },
   };
+  const metrics = createRouterMetrics(router, { clock, route: options.route, ...options.metrics });
   return router;
 }
 

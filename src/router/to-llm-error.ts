@@ -1,4 +1,4 @@
-import { classifyThrown, timeoutError } from '../llm/classify.js';
+import { abortedError, classifyThrown, timeoutError } from '../llm/classify.js';
 import { LlmError, isLlmError } from '../llm/llm-error.js';
 import { isPolicyError, type BrokenCircuitError, type TimeoutError } from '../policy/errors.js';
 import type { Target } from './target.js';
@@ -21,5 +21,7 @@ export function toLlmError(error: unknown, target: Target): LlmError {
       cause: error,
     });
   }
+  // A hedge lane that lost (or was stopped because the call ended) was aborted by the router itself.
+  if (error instanceof Error && error.name === 'HedgeLost') return abortedError(error, context);
   return classifyThrown(error, context);
 }
