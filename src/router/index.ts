@@ -15,3 +15,6 @@ export * from './health-check.js';
 export * from './resume.js';
 export * from './router-metrics.js';
 export * from './histogram.js';
+export * from './batch.js';
+export * from './task-router.js';
+export * from './fluent.js';
