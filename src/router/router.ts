@@ -8,14 +8,12 @@ import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import { realClock, type Clock } from '../policy/clock.js';
 import { NEVER_ABORTED } from '../policy/context.js';
 import { toMs, type Duration } from '../policy/duration.js';
-import { TimeoutError } from '../policy/errors.js';
 import { createEmitter, type Dispose } from '../policy/events.js';
 import { createMemoryStore } from '../policy/memory-store.js';
 import { retryBudget } from '../policy/retry-budget.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { StateStore } from '../policy/state-store.js';
 import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
-import { AllTargetsFailedError } from './all-targets-failed.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
 import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
@@ -29,6 +27,7 @@ import { createRouterMetrics, type MetricsEvent, type RouterMetricsOptions, type
 import { checkMaxCost, estimateCallTokens, exceedsMaxCost } from './cost.js';
 import { startHealthChecks, type HealthCheckOptions, type HealthChecks } from './health-check.js';
 import { toLlmError } from './to-llm-error.js';
+import { asFinalError, openCallScope, type CallScope } from './call-scope.js';
 
 /** Timeouts of a route. */
 export interface RouterTimeouts {
@@ -227,31 +226,9 @@ export function createRouter(options: RouterOptions): Router {
     return strategy(eligible, { request, stream, random });
   };
 
-  /** The call's signal: the caller's abort, and the total deadline. */
-  const callScope = (request: ChatRequest) => {
-    const callerSignal = request.signal ?? NEVER_ABORTED;
-    const start = clock.now();
-    const deadline = totalMs === undefined ? Infinity : start + totalMs;
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(callerSignal.reason);
-    if (callerSignal.aborted) controller.abort(callerSignal.reason);
-    else callerSignal.addEventListener('abort', onAbort, { once: true });
-    const cancelDeadline =
-      totalMs === undefined ? () => {} : clock.setTimer(totalMs, () => controller.abort(new TimeoutError('deadline', totalMs)));
-    return {
-      callerSignal,
-      signal: controller.signal,
-      start,
-      deadline,
-      abort: (reason: unknown) => controller.abort(reason),
-      end: () => {
-        cancelDeadline();
-        callerSignal.removeEventListener('abort', onAbort);
-      },
-    };
-  };
+  const callScope = (request: ChatRequest): CallScope => openCallScope(clock, request.signal ?? NEVER_ABORTED, totalMs);
 
-  const settingsFor = (scope: ReturnType<typeof callScope>, callId: number, stream: boolean): WalkSettings => ({
+  const settingsFor = (scope: CallScope, callId: number, stream: boolean): WalkSettings => ({
     callId,
     clock,
     emit: (event) => events.emit(event),
@@ -501,10 +478,4 @@ export function createRouter(options: RouterOptions): Router {
   };
   const metrics = createRouterMetrics(router, { clock, route: options.route, ...options.metrics });
   return router;
-}
-
-function asFinalError(thrown: unknown, attempts: readonly AttemptRecord[], now: number): LlmError {
-  if (thrown instanceof AllTargetsFailedError) return thrown;
-  if (thrown instanceof Error && 'kind' in thrown && (thrown as LlmError).kind === 'aborted') return thrown as LlmError;
-  return new AllTargetsFailedError(attempts, { now, cause: thrown });
 }

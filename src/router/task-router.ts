@@ -3,14 +3,13 @@ import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import { realClock, type Clock } from '../policy/clock.js';
 import { NEVER_ABORTED } from '../policy/context.js';
 import { toMs, type Duration } from '../policy/duration.js';
-import { TimeoutError } from '../policy/errors.js';
 import { createEmitter, type Dispose } from '../policy/events.js';
 import { createMemoryStore } from '../policy/memory-store.js';
 import { retryBudget, type RetryBudget } from '../policy/retry-budget.js';
 import type { StateStore } from '../policy/state-store.js';
 import { timeout } from '../policy/timeout.js';
 import { functionProvider, wrapFunction, type ErrorClassifier } from '../providers/function-provider.js';
-import { AllTargetsFailedError } from './all-targets-failed.js';
+import { openCallScope, asFinalError } from './call-scope.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
 import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
@@ -155,7 +154,7 @@ export function createTaskRouter<I, O>(options: TaskRouterOptions<I, O>): TaskRo
   const router: TaskRouter<I, O> = {
     async run(input, callOptions = {}) {
       const callId = nextCallId++;
-      const scope = callScope(clock, callOptions.signal ?? NEVER_ABORTED, totalMs);
+      const scope = openCallScope(clock, callOptions.signal ?? NEVER_ABORTED, totalMs);
       const attempts: AttemptRecord[] = [];
       try {
         const candidates = ordered.filter((runtime) => {
@@ -226,30 +225,4 @@ function standInTarget(id: string, priority: number): Target {
     chat: () => Promise.reject(new TypeError(`${id} is a task target, not a chat provider`)),
   });
   return Object.freeze({ id, provider, model: id, priority, weight: 1, supportsStream: false, supportsTools: false, tags: Object.freeze([]) });
-}
-
-/** A call's signal (the caller's abort and the total deadline), and how to release it. */
-function callScope(clock: Clock, callerSignal: AbortSignal, totalMs: number | undefined) {
-  const start = clock.now();
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(callerSignal.reason);
-  if (callerSignal.aborted) controller.abort(callerSignal.reason);
-  else callerSignal.addEventListener('abort', onAbort, { once: true });
-  const cancelDeadline = totalMs === undefined ? () => {} : clock.setTimer(totalMs, () => controller.abort(new TimeoutError('deadline', totalMs)));
-  return {
-    callerSignal,
-    signal: controller.signal,
-    start,
-    deadline: totalMs === undefined ? Infinity : start + totalMs,
-    end: () => {
-      cancelDeadline();
-      callerSignal.removeEventListener('abort', onAbort);
-    },
-  };
-}
-
-function asFinalError(thrown: unknown, attempts: readonly AttemptRecord[], now: number): LlmError {
-  if (thrown instanceof AllTargetsFailedError) return thrown;
-  if (thrown instanceof Error && 'kind' in thrown && (thrown as LlmError).kind === 'aborted') return thrown as LlmError;
-  return new AllTargetsFailedError(attempts, { now, cause: thrown });
 }
