@@ -16,6 +16,7 @@ import { decideAction, type ErrorAction, type ErrorRules } from './error-rules.j
 import type { RouterEvent } from './router-events.js';
 import type { CooldownReason, TargetRuntime } from './target-runtime.js';
 import { toLlmError } from './to-llm-error.js';
+import { raceAbort } from './race-abort.js';
 
 /** How each target retries before the router moves on. */
 export interface TargetRetryOptions {
@@ -119,19 +120,24 @@ function hedged<T>(
   return new Promise<WalkResult<T>>((resolve, reject) => {
     const lanes: AbortController[] = [];
     let running = 0;
-    let done = false;
+    let decided: (() => void) | undefined;
     let lastError: unknown;
     let cancelTimer = () => {};
 
-    const finish = (outcome: () => void) => {
-      done = true;
+    // The call settles once every lane has: a loser's attempt is then already in `attempts`.
+    const settleWhenIdle = () => {
+      if (decided && running === 0) decided();
+    };
+    const decide = (outcome: () => void, winner: number) => {
+      decided = outcome;
       cancelTimer();
-      outcome();
+      lanes.forEach((c, i) => i !== winner && c.abort(new HedgeLost(winner)));
+      settleWhenIdle();
     };
     const scheduleNext = () => {
       if (lanes.length >= hedge.maxLanes) return;
       cancelTimer = clock.setTimer(hedge.delayMs, () => {
-        if (done || settings.signal.aborted) return;
+        if (decided || settings.signal.aborted) return;
         if (settings.budget && !settings.budget.tryAcquire()) return;
         start(true);
       });
@@ -139,7 +145,8 @@ function hedged<T>(
     const start = (isHedge: boolean) => {
       const controller = new AbortController();
       const onAbort = () => controller.abort(settings.signal.reason);
-      settings.signal.addEventListener('abort', onAbort, { once: true });
+      if (settings.signal.aborted) controller.abort(settings.signal.reason);
+      else settings.signal.addEventListener('abort', onAbort, { once: true });
       lanes.push(controller);
       running++;
       const lane = lanes.length - 1;
@@ -148,26 +155,19 @@ function hedged<T>(
         (result) => {
           running--;
           settings.signal.removeEventListener('abort', onAbort);
-          if (done) {
-            dispose?.(result.value);
-            return;
-          }
-          // The losers' signals abort with a reason that says they lost, so providers stop at once.
-          lanes.forEach((c, i) => i !== lane && c.abort(new HedgeLost(lane)));
-          finish(() => resolve(result));
+          if (decided) dispose?.(result.value);
+          else decide(() => resolve(result), lane);
+          settleWhenIdle();
         },
         (error: unknown) => {
           running--;
           settings.signal.removeEventListener('abort', onAbort);
-          if (done) return;
-          lastError = error;
-          const stopAll = error instanceof AllTargetsFailedError && error.kind !== 'timeout' && !(error.cause instanceof HedgeLost) && isFinal(error);
-          if (stopAll) {
-            lanes.forEach((c) => c.abort(new HedgeLost(-1)));
-            finish(() => reject(error));
-          } else if (running === 0) {
-            finish(() => reject(finalError(lastError, settings, attempts)));
+          if (!decided) {
+            lastError = error;
+            if (error instanceof AllTargetsFailedError && isFinal(error)) decide(() => reject(error), -1);
+            else if (running === 0) decide(() => reject(finalError(lastError, settings, attempts)), -1);
           }
+          settleWhenIdle();
         },
       );
       scheduleNext();
@@ -283,8 +283,8 @@ async function runOnTarget<T>(
   let lastEnd = clock.now();
   const once = (ctx: PolicyContext): Promise<T> =>
     settings.attemptTimeout
-      ? settings.attemptTimeout.execute((inner) => attempt(runtime, inner.signal), ctx)
-      : attempt(runtime, ctx.signal);
+      ? settings.attemptTimeout.execute((inner) => raceAbort(attempt(runtime, inner.signal), inner.signal), ctx)
+      : raceAbort(attempt(runtime, ctx.signal), ctx.signal);
 
   return policy.execute(
     async (ctx) => {

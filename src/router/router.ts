@@ -2,7 +2,7 @@ import type { ChatRequest } from '../llm/chat-request.js';
 import type { ChatResponse } from '../llm/chat-response.js';
 import { abortedError, contentFilterError } from '../llm/classify.js';
 import { cooldownMs } from '../llm/rate-limit-headers.js';
-import type { LlmError } from '../llm/llm-error.js';
+import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import { realClock, type Clock } from '../policy/clock.js';
@@ -354,7 +354,7 @@ export function createRouter(options: RouterOptions): Router {
               // After the commit point output cannot be taken back: the failure ends the stream, typed,
               // unless the route resumes on another target with the partial answer as context.
               const failedTarget = current.runtime.target;
-              const error = toLlmError(thrown, failedTarget);
+              const error = streamError(thrown, failedTarget, scope);
               attempts.push({
                 target: failedTarget.id,
                 attempt: attempts.filter((a) => a.target === failedTarget.id && a.outcome !== 'skipped').length,
@@ -398,7 +398,7 @@ export function createRouter(options: RouterOptions): Router {
           finished = true;
           events.emit({ type: 'success', callId, at: clock.now(), target: target!, stream: true, durationMs: clock.now() - scope.start, ttftMs: first.value.ttftMs, usage, attempts });
         } catch (thrown) {
-          const error = current ? toLlmError(thrown, current.runtime.target) : asFinalError(thrown, attempts, clock.now());
+          const error = current ? streamError(thrown, current.runtime.target, scope) : asFinalError(thrown, attempts, clock.now());
           failedReported = true;
           reportFailure(callId, true, scope.start, error, attempts);
           throw error;
@@ -478,4 +478,12 @@ export function createRouter(options: RouterOptions): Router {
   };
   const metrics = createRouterMetrics(router, { clock, route: options.route, ...options.metrics });
   return router;
+}
+
+/** Why a committed stream failed: the caller's abort and the deadline win over what the read threw. */
+function streamError(thrown: unknown, target: Target, scope: CallScope): LlmError {
+  if (isLlmError(thrown) && thrown.kind !== 'connection' && thrown.kind !== 'aborted') return thrown;
+  if (scope.callerSignal.aborted) return abortedError(scope.callerSignal.reason, { provider: target.provider.name, model: target.model });
+  if (scope.signal.aborted) return toLlmError(scope.signal.reason, target);
+  return toLlmError(thrown, target);
 }

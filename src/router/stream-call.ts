@@ -5,6 +5,7 @@ import type { Clock } from '../policy/clock.js';
 import type { Dispose } from '../policy/events.js';
 import type { TargetRuntime } from './target-runtime.js';
 import { toLlmError } from './to-llm-error.js';
+import { raceAbort } from './race-abort.js';
 
 /** Stream timers: to the first content event, and between any two events. */
 export interface StreamTimeouts {
@@ -119,26 +120,4 @@ function readWithIdle(
       cancel?.();
     }
   };
-}
-
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts (a provider that ignores its signal cannot hang the call). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
