@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { realClock } from './clock.js';
 
 // The real clock is exercised only for its wiring (zero-length waits); timing logic is tested on the virtual clock.
@@ -23,5 +23,45 @@ describe('realClock', () => {
     const sleeping = realClock.sleep(60_000, controller.signal);
     controller.abort(new Error('bye'));
     await expect(sleeping).rejects.toThrow('bye');
+  });
+
+  describe('delays beyond what a Node timer holds (2^31 - 1 ms, about 24.8 days)', () => {
+    // Fake timers behave as Node does: a longer delay fires after 1 ms.
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('waits the whole delay instead of firing after 1 ms', () => {
+      vi.useFakeTimers();
+      let fired = 0;
+      const long = 3_000_000_000;
+      realClock.setTimer(long, () => fired++);
+      vi.advanceTimersByTime(1000);
+      expect(fired).toBe(0);
+      vi.advanceTimersByTime(long - 1001);
+      expect(fired).toBe(0);
+      vi.advanceTimersByTime(1);
+      expect(fired).toBe(1);
+    });
+
+    it('can still be cancelled after the first leg', () => {
+      vi.useFakeTimers();
+      let fired = 0;
+      const cancel = realClock.setTimer(5_000_000_000, () => fired++);
+      vi.advanceTimersByTime(2 ** 31);
+      cancel();
+      vi.advanceTimersByTime(5_000_000_000);
+      expect(fired).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('never fires an infinite delay (deadline(Infinity) must not time out at once)', () => {
+      vi.useFakeTimers();
+      let fired = 0;
+      realClock.setTimer(Infinity, () => fired++);
+      vi.advanceTimersByTime(10 * 2 ** 31);
+      expect(fired).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    });
   });
 });

@@ -7,7 +7,7 @@ import type { Dispose } from './events.js';
 export interface Clock {
   /** Current time in milliseconds (epoch-based for the real clock). */
   now(): number;
-  /** Calls `fn` after `ms` milliseconds; the returned function cancels it. */
+  /** Calls `fn` after `ms` milliseconds (never when `ms` is `Infinity`); the returned function cancels it. */
   setTimer(ms: number, fn: () => void): Dispose;
   /** Resolves after `ms`; rejects at once with `signal.reason` when the signal aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
@@ -37,8 +37,22 @@ export function sleepWith(setTimer: Clock['setTimer']): Clock['sleep'] {
     });
 }
 
+/** The longest delay a Node (or browser) timer holds; a longer one fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const never: Dispose = () => {};
+
 function setRealTimer(ms: number, fn: () => void): Dispose {
-  const handle = setTimeout(fn, Math.max(0, ms));
+  if (ms === Infinity) return never;
+  if (!(ms > MAX_TIMER_MS)) {
+    const handle = setTimeout(fn, Math.max(0, ms));
+    return () => clearTimeout(handle);
+  }
+  // Longer delays (about 24.8 days and up) are slept in legs.
+  let handle: ReturnType<typeof setTimeout>;
+  const arm = (left: number): void => {
+    handle = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left);
+  };
+  arm(ms);
   return () => clearTimeout(handle);
 }
 

@@ -12,9 +12,13 @@ export interface PolicyContext {
 
 /** Where an execution starts from: a caller's signal and deadline, or a parent policy's context. */
 export interface ExecuteOptions {
+  /** The caller's signal; its abort ends the work. Default: never aborts. */
   signal?: AbortSignal;
+  /** Absolute time (on the policy's clock) by which all work must end. Default `Infinity`. */
   deadline?: number;
+  /** Attempt number of the enclosing work. Default 1. */
   attempt?: number;
+  /** Milliseconds already spent by the enclosing retry. Default 0. */
   elapsed?: number;
 }
 

@@ -48,4 +48,17 @@ describe('createEmitter', () => {
     emitter.emit(2);
     expect(seen).toEqual([2]);
   });
+
+  it('a dispose removes only its own subscription when one function is subscribed twice', () => {
+    const emitter = createEmitter<number>();
+    const seen: number[] = [];
+    const listener = (n: number) => seen.push(n);
+    const first = emitter.on(listener);
+    emitter.on(listener);
+    first();
+    first();
+    emitter.emit(1);
+    expect(seen).toEqual([1]);
+    expect(emitter.active).toBe(true);
+  });
 });

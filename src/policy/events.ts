@@ -19,12 +19,15 @@ export function createEmitter<T>(): Emitter<T> {
   let listeners: Array<(event: T) => void> = [];
   return {
     on(listener) {
-      listeners = [...listeners, listener];
+      // Each subscription is its own entry, so disposing one of two subscriptions of the same
+      // function keeps the other.
+      const entry = (event: T) => listener(event);
+      listeners = [...listeners, entry];
       let done = false;
       return () => {
         if (done) return;
         done = true;
-        listeners = listeners.filter((l) => l !== listener);
+        listeners = listeners.filter((l) => l !== entry);
       };
     },
     emit(event) {

@@ -347,4 +347,57 @@ describe('hedge', () => {
     expect(() => hedge({ delay: 1, maxAttempts: 1.5 })).toThrow(RangeError);
     expect(() => hedge({ delay: 'later' })).toThrow(TypeError);
   });
+
+  it('leaves no timer behind when the operation aborts the caller synchronously', async () => {
+    const clock = createVirtualClock();
+    const policy = hedge({ delay: 100, budget: unlimitedBudget, clock });
+    const controller = new AbortController();
+    const reason = new Error('aborted from inside');
+    const run = policy.execute(
+      () => {
+        controller.abort(reason);
+        return new Promise<string>(() => {});
+      },
+      { signal: controller.signal },
+    );
+    await expect(run).rejects.toBe(reason);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  for (const [when, failOn] of [
+    ['before the first hedge', 2],
+    ['after a hedge started', 3],
+  ] as const) {
+    it(`a delay function that throws ${when} rejects with its error, aborts the running attempts and cleans up`, async () => {
+      const clock = createVirtualClock();
+      const bug = new Error('delay bug');
+      const policy = hedge({
+        delay: (attempt) => {
+          if (attempt === failOn) throw bug;
+          return 100;
+        },
+        maxAttempts: 3,
+        budget: unlimitedBudget,
+        clock,
+      });
+      const { operation, seen } = scripted(clock, { 1: { after: 10_000 }, 2: { after: 10_000 } });
+      const controller = new AbortController();
+      const error = await clock.run(policy.execute(operation, { signal: controller.signal })).catch((e: unknown) => e);
+      expect(error).toBe(bug);
+      expect(seen).toHaveLength(failOn - 1);
+      for (const ctx of seen) expect(ctx.signal.reason).toBe(bug);
+      expect(clock.pendingTimers).toBe(0);
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    });
+  }
+
+  it('a delay function that returns a negative or NaN delay fails the hedge with a RangeError', async () => {
+    for (const bad of [-1, Number.NaN]) {
+      const clock = createVirtualClock();
+      const policy = hedge({ delay: () => bad, budget: unlimitedBudget, clock });
+      const { operation } = scripted(clock, { 1: { after: 10 } });
+      await expect(clock.run(policy.execute(operation))).rejects.toThrow(RangeError);
+      expect(clock.pendingTimers).toBe(0);
+    }
+  });
 });

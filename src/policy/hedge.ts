@@ -27,7 +27,9 @@ export class UnacceptableResultError extends Error {
 export interface HedgeOptions<R = unknown> {
   /**
    * How long to wait after an attempt starts before starting the next one; a function gets the
-   * `attempt` number of the attempt about to start and returns milliseconds.
+   * `attempt` number of the attempt about to start and returns milliseconds (`Infinity`: no more
+   * hedges on a delay). If it throws, or returns a negative or NaN delay, the execution rejects with
+   * that error and its running attempts are aborted.
    */
   delay: Duration | ((attempt: number) => number);
   /** Attempts at most, the first included (an integer >= 1). Default `2`. */
@@ -43,6 +45,7 @@ export interface HedgeOptions<R = unknown> {
   budget?: RetryBudget;
   /** Call `budget.recordCall()` once per execution. Default `true`; turn off when an enclosing policy records calls in the same budget. */
   recordCalls?: boolean;
+  /** Source of time and timers; default the real clock. */
   clock?: Clock;
 }
 
@@ -162,10 +165,30 @@ export function hedge<R = unknown>(options: HedgeOptions<R>): HedgePolicy {
           return true;
         };
 
+        /** Ends the execution with `error` (a broken `delay` function), aborting what still runs. */
+        const fail = (error: unknown): void => {
+          finish();
+          for (const link of links) {
+            link?.abort(error);
+            link?.dispose();
+          }
+          reject(error);
+        };
+
         const schedule = (): void => {
           stopTimer();
-          if (refused || started >= maxAttempts) return;
-          const ms = typeof delay === 'function' ? delay(ctx.attempt + started) : fixedDelay;
+          // `done` too: an operation may abort the caller synchronously, before this runs.
+          if (done || refused || started >= maxAttempts) return;
+          let ms = fixedDelay;
+          if (typeof delay === 'function') {
+            try {
+              ms = delay(ctx.attempt + started);
+              if (!(ms >= 0)) throw new RangeError(`hedge: the delay function returned ${ms}; expected a number >= 0`);
+            } catch (error) {
+              fail(error);
+              return;
+            }
+          }
           if (clock.now() + ms >= ctx.deadline) return;
           cancelTimer = clock.setTimer(ms, () => {
             cancelTimer = undefined;

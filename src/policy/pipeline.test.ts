@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { fallback } from './fallback.js';
 import { pipeline } from './pipeline.js';
 import { deadline, timeout } from './timeout.js';
 import { createVirtualClock } from './virtual-clock.js';
 import type { Policy } from './policy.js';
-import type { PolicyContext } from './context.js';
+import { toContext, type ExecuteOptions, type Operation, type PolicyContext } from './context.js';
 
 /** A policy that records when it is entered and left, and bumps `attempt` for the inside. */
 function tracer(name: string, log: string[]): Policy {
@@ -62,5 +63,39 @@ describe('pipeline', () => {
     );
     controller.abort(new Error('user'));
     await expect(run).rejects.toThrow('user');
+  });
+
+  it('hands inner policies a rejected promise, never a synchronous throw, when the operation throws', async () => {
+    // A policy written against "an operation returns a promise".
+    const recover: Policy = {
+      execute: <T>(operation: Operation<T>, options?: ExecuteOptions) =>
+        Promise.resolve(operation(toContext(options))).catch(() => 'recovered' as T),
+    };
+    const throwing = () => {
+      throw new Error('sync');
+    };
+    await expect(pipeline(recover).execute(throwing)).resolves.toBe('recovered');
+  });
+
+  it('composes a fallback to a value, and types the result with its answer', async () => {
+    const clock = createVirtualClock();
+    const composed = pipeline(fallback('sorry'), timeout(100, { clock }));
+    const run = composed.execute((ctx) => new Promise<number>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
+    expectTypeOf(run).toEqualTypeOf<Promise<number | string>>();
+    expect(await clock.run(run)).toBe('sorry');
+  });
+
+  it('is typed: plain policies make a plain Policy; fallbacks widen the result, nested pipelines included', () => {
+    const clock = createVirtualClock();
+    const plain = pipeline(deadline('1s', { clock }), timeout('1s', { clock }));
+    expectTypeOf(plain).toExtend<Policy>();
+    expectTypeOf(plain.execute(async () => true)).toEqualTypeOf<Promise<boolean>>();
+    expectTypeOf(pipeline(plain, plain).execute(async () => true)).toEqualTypeOf<Promise<boolean>>();
+    const widened = pipeline(fallback(() => 0), fallback(null), plain);
+    expectTypeOf(widened.execute(async () => 'text')).toEqualTypeOf<Promise<string | number | null>>();
+    expectTypeOf(widened).not.toExtend<Policy>();
+    expectTypeOf(pipeline(plain, widened).execute(async () => true)).toEqualTypeOf<Promise<boolean | number | null>>();
+    // A fallback to another policy answers with the operation's own type.
+    expectTypeOf(pipeline(fallback(plain), plain)).toExtend<Policy>();
   });
 });

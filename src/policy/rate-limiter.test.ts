@@ -140,6 +140,26 @@ describe('rateLimiter, wait mode', () => {
     await clock.run(Promise.all(calls));
   });
 
+  it('gives the units back when a call granted them aborted before it could run (one signal, several queued calls)', async () => {
+    const clock = createVirtualClock();
+    const limiter = rateLimiter({ capacity: 5, refill: { amount: 1, every: 100 }, clock });
+    limiter.tryAcquire(5);
+    const controller = new AbortController();
+    let ran = 0;
+    const big = limiter.execute(() => void ran++, { cost: 4, signal: controller.signal }).catch((e: unknown) => e);
+    const small = limiter.execute(() => void ran++, { cost: 1, signal: controller.signal }).catch((e: unknown) => e);
+    await clock.advance(100);
+    expect(limiter.available).toBeCloseTo(1);
+    // The first call leaving the queue hands the unit to the second, whose signal is the same.
+    const reason = new Error('request cancelled');
+    controller.abort(reason);
+    expect(await big).toBe(reason);
+    expect(await small).toBe(reason);
+    expect(ran).toBe(0);
+    expect(limiter.available).toBeCloseTo(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('rejects at once when the signal has already aborted', async () => {
     const limiter = rateLimiter({ capacity: 1, refill: { amount: 1, every: '1s' } });
     const controller = new AbortController();

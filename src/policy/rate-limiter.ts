@@ -18,11 +18,13 @@ export interface RateLimiterOptions {
   mode?: RateLimitMode;
   /** Cost of a call when `execute` is given no `cost`. Default: 1 unit per call. */
   weight?: (ctx: PolicyContext) => number;
+  /** Source of time and timers; default the real clock. */
   clock?: Clock;
 }
 
 /** {@link ExecuteOptions} plus the cost of this one call (overrides `weight`). */
 export interface RateLimitExecuteOptions extends ExecuteOptions {
+  /** Units this call takes from the bucket (a finite number >= 0). */
   cost?: number;
 }
 
@@ -200,8 +202,13 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiterPolicy {
       if (mode === 'reject') throw turnAway('empty', cost, waitMs);
       if (clock.now() + waitMs > ctx.deadline) throw turnAway('deadline', cost, waitMs);
       await enqueue(ctx, cost, waitMs);
-      // Granted, but the signal may have aborted in the microtask since.
-      if (ctx.signal.aborted) throw ctx.signal.reason;
+      // Granted, but the signal may have aborted since (e.g. one signal over several queued
+      // calls: the first to leave hands its units to the next): give the units back.
+      if (ctx.signal.aborted) {
+        tokens = Math.min(capacity, tokens + cost);
+        if (queue.size > 0) drain();
+        throw ctx.signal.reason;
+      }
       return operation(ctx);
     },
   };

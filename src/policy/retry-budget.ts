@@ -62,6 +62,7 @@ export interface RetryBudgetOptions {
   window?: Duration;
   /** Number of buckets the window slides by (its resolution). Default `10`. */
   buckets?: number;
+  /** Source of time for the window; default the real clock. */
   clock?: Clock;
 }
 

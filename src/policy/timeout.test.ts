@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createVirtualClock } from './virtual-clock.js';
+import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
 import { deadline, timeout } from './timeout.js';
 import { TimeoutError, isPolicyError } from './errors.js';
 import type { PolicyContext } from './context.js';
@@ -173,5 +173,68 @@ describe('timeout signal', () => {
     controller.abort('left');
     const signal = await clock.run(run);
     expect(signal.reason).toBe('left');
+  });
+});
+
+describe('timeout: caller abort', () => {
+  /** An operation that ignores its signal and never settles. */
+  const stuck = () => new Promise<string>(() => {});
+
+  for (const [name, policyOf] of [
+    ['timeout', (clock: VirtualClock) => timeout(1000, { clock })],
+    ['deadline', (clock: VirtualClock) => deadline(1000, { clock })],
+  ] as const) {
+    it(`${name}, aggressive: rejects at once with the caller's reason, even if the operation ignores its signal`, async () => {
+      const clock = createVirtualClock();
+      const policy = policyOf(clock);
+      const timeouts: unknown[] = [];
+      policy.onTimeout((e) => timeouts.push(e));
+      const controller = new AbortController();
+      const outcome = policy.execute(stuck, { signal: controller.signal }).catch((e: unknown) => e);
+      await clock.advance(10);
+      const reason = new Error('caller left');
+      controller.abort(reason);
+      // No time passes: the caller's abort alone ends the call, with its own reason.
+      expect(await outcome).toBe(reason);
+      expect(clock.now()).toBe(10);
+      expect(clock.pendingTimers).toBe(0);
+      await clock.advance(5000);
+      expect(timeouts).toEqual([]);
+    });
+  }
+
+  it('cooperative: after the caller aborts, time running out neither replaces the error nor reports a timeout', async () => {
+    const clock = createVirtualClock();
+    const policy = timeout(1000, { clock, mode: 'cooperative' });
+    const timeouts: unknown[] = [];
+    policy.onTimeout((e) => timeouts.push(e));
+    const controller = new AbortController();
+    const late = new Error('stopped late');
+    // Ignores its signal for 3s, then fails with its own error.
+    const run = policy.execute(() => new Promise<string>((_, reject) => clock.setTimer(3000, () => reject(late))), {
+      signal: controller.signal,
+    });
+    const outcome = run.catch((e: unknown) => e);
+    await clock.advance(10);
+    controller.abort(new Error('caller left'));
+    await clock.advance(5000);
+    expect(await outcome).toBe(late);
+    expect(timeouts).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('a caller abort from inside the operation (synchronously) rejects with its reason and leaves no timer', async () => {
+    const clock = createVirtualClock();
+    const controller = new AbortController();
+    const reason = new Error('aborted from inside');
+    const run = timeout(1000, { clock }).execute(
+      () => {
+        controller.abort(reason);
+        return new Promise<string>(() => {});
+      },
+      { signal: controller.signal },
+    );
+    await expect(run).rejects.toBe(reason);
+    expect(clock.pendingTimers).toBe(0);
   });
 });

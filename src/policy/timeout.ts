@@ -6,9 +6,10 @@ import type { Policy } from './policy.js';
 import { toMs, type Duration } from './duration.js';
 
 /**
- * `cooperative`: the operation's signal aborts when time is up and the policy waits for the
- * operation to settle (it must honour the signal). `aggressive`: the policy also rejects at
- * once, whether or not the operation stops.
+ * `cooperative`: the operation's signal aborts when time is up (or the caller aborts) and the
+ * policy waits for the operation to settle (it must honour the signal). `aggressive`: the policy
+ * also rejects at once — with the `TimeoutError`, or with the caller's reason when the caller
+ * aborted — whether or not the operation stops.
  */
 export type TimeoutMode = 'cooperative' | 'aggressive';
 
@@ -16,6 +17,7 @@ export type TimeoutMode = 'cooperative' | 'aggressive';
 export interface TimeoutOptions {
   /** Defaults to `'aggressive'`: a stuck operation must never hold the caller past its time. */
   mode?: TimeoutMode;
+  /** Source of time and timers; default the real clock. */
   clock?: Clock;
 }
 
@@ -27,6 +29,7 @@ export interface TimeoutEvent {
 
 /** A policy that bounds how long an operation may run. */
 export interface TimeoutPolicy extends Policy {
+  /** When time runs out (not when the caller aborts first). */
   readonly onTimeout: EventSubscriber<TimeoutEvent>;
 }
 
@@ -79,7 +82,6 @@ function createTimeout(scope: 'attempt' | 'deadline', ms: number, options: Timeo
     let controller: AbortController | undefined;
     let abortedWith: unknown;
     let aborted = false;
-    const onParentAbort = () => abort(parentSignal.reason);
     const abort = (why: unknown) => {
       if (aborted) return;
       aborted = true;
@@ -87,7 +89,6 @@ function createTimeout(scope: 'attempt' | 'deadline', ms: number, options: Timeo
       controller?.abort(why);
     };
     const linked = parentSignal !== NEVER_ABORTED;
-    if (linked) parentSignal.addEventListener('abort', onParentAbort, { once: true });
     const ctx: PolicyContext = {
       get signal() {
         if (!controller) {
@@ -118,6 +119,17 @@ function createTimeout(scope: 'attempt' | 'deadline', ms: number, options: Timeo
           reject(reason);
         }
       });
+      // The caller gave up: time can no longer run out on this call (no timeout event, no
+      // TimeoutError in place of the caller's reason), and an aggressive policy stops waiting.
+      const onParentAbort = () => {
+        cancelTimer();
+        abort(parentSignal.reason);
+        if (aggressive && !settled) {
+          cleanup();
+          reject(parentSignal.reason);
+        }
+      };
+      if (linked) parentSignal.addEventListener('abort', onParentAbort, { once: true });
       let result: Promise<T> | T;
       try {
         result = operation(ctx);

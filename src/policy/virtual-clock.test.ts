@@ -77,4 +77,23 @@ describe('createVirtualClock', () => {
     loop();
     await expect(clock.runAll(50)).rejects.toThrow(/more than 50/);
   });
+
+  it('never fires an infinite timer, as the real clock never does (time does not jump to Infinity)', async () => {
+    const clock = createVirtualClock();
+    let fired = false;
+    clock.setTimer(Infinity, () => (fired = true));
+    expect(clock.pendingTimers).toBe(0);
+    await clock.runAll();
+    expect(fired).toBe(false);
+    expect(clock.now()).toBe(0);
+    await expect(clock.run(clock.sleep(Infinity))).rejects.toThrow(/deadlock/);
+    expect(clock.now()).toBe(0);
+  });
+
+  it('advance() refuses to move time backwards', async () => {
+    const clock = createVirtualClock(100);
+    await expect(clock.advance(-50)).rejects.toThrow(RangeError);
+    await expect(clock.advance(Number.NaN)).rejects.toThrow(RangeError);
+    expect(clock.now()).toBe(100);
+  });
 });

@@ -2,7 +2,7 @@ import { sleepWith, type Clock } from './clock.js';
 
 /** A {@link Clock} whose time moves only when told to. Timers fire in time order. */
 export interface VirtualClock extends Clock {
-  /** Moves time forward by `ms`, firing due timers in order and letting promise chains settle between them. */
+  /** Moves time forward by `ms` (>= 0), firing due timers in order and letting promise chains settle between them. */
   advance(ms: number): Promise<void>;
   /** Fires timers (moving time) until none is left. Throws after `maxTimers` to stop runaway loops. */
   runAll(maxTimers?: number): Promise<void>;
@@ -31,6 +31,8 @@ export function createVirtualClock(start = 0): VirtualClock {
   const timers = new Set<Timer>();
 
   const setTimer: Clock['setTimer'] = (ms, fn) => {
+    // Never due, as on the real clock: not kept, so time never jumps to Infinity.
+    if (ms === Infinity) return () => {};
     const timer: Timer = { at: now + Math.max(0, ms), seq: seq++, fn };
     timers.add(timer);
     return () => {
@@ -55,6 +57,7 @@ export function createVirtualClock(start = 0): VirtualClock {
     setTimer,
     sleep: sleepWith(setTimer),
     async advance(ms) {
+      if (!(ms >= 0)) throw new RangeError(`virtual clock: advance() needs a duration >= 0, got ${ms}`);
       const target = now + ms;
       await settle();
       for (let t = next(); t && t.at <= target; t = next()) {
