@@ -70,7 +70,9 @@ function describe(attempts: readonly AttemptRecord[]): string {
   const parts = attempts.map((a) =>
     a.outcome === 'skipped'
       ? `${a.target} skipped (${a.skipReason}${a.message ? `: ${a.message}` : ''})`
-      : `${a.target}#${a.attempt} ${a.kind}${a.status ? ` ${a.status}` : ''}: ${a.message ?? ''}`,
+      : a.outcome === 'success'
+        ? `${a.target}#${a.attempt} answered`
+        : `${a.target}#${a.attempt} ${a.kind}${a.status ? ` ${a.status}` : ''}: ${a.message ?? ''}`,
   );
   return `all targets failed: ${parts.join('; ')}`;
 }

@@ -164,7 +164,10 @@ function hedged<T>(
           settings.signal.removeEventListener('abort', onAbort);
           if (!decided) {
             lastError = error;
-            if (error instanceof AllTargetsFailedError && isFinal(error)) decide(() => reject(error), -1);
+            if (error instanceof AllTargetsFailedError && isFinal(error)) {
+              // Rebuilt when every lane has settled, so the message lists the losers' attempts too.
+              decide(() => reject(new AllTargetsFailedError(attempts, { now: clock.now(), cause: error.cause, kind: error.kind, stoppedEarly: true })), -1);
+            }
             else if (running === 0) decide(() => reject(finalError(lastError, settings, attempts)), -1);
           }
           settleWhenIdle();
