@@ -1,6 +1,7 @@
 import type { LlmError } from '../llm/llm-error.js';
 import type { Clock } from '../policy/clock.js';
 import { TimeoutError } from '../policy/errors.js';
+import { NEVER_ABORTED } from '../policy/context.js';
 import { AllTargetsFailedError } from './all-targets-failed.js';
 import type { AttemptRecord } from './attempt-record.js';
 
@@ -18,6 +19,10 @@ export interface CallScope {
 /** Opens the scope of one routed call. */
 export function openCallScope(clock: Clock, callerSignal: AbortSignal, totalMs: number | undefined): CallScope {
   const start = clock.now();
+  // Nothing can abort the call: no controller needed (it costs more than the rest of the scope).
+  if (totalMs === undefined && callerSignal === NEVER_ABORTED) {
+    return { callerSignal, signal: NEVER_ABORTED, start, deadline: Infinity, end: noop };
+  }
   const controller = new AbortController();
   const onAbort = () => controller.abort(callerSignal.reason);
   if (callerSignal.aborted) controller.abort(callerSignal.reason);
@@ -42,3 +47,5 @@ export function asFinalError(thrown: unknown, attempts: readonly AttemptRecord[]
   if (thrown instanceof Error && 'kind' in thrown && (thrown as LlmError).kind === 'aborted') return thrown as LlmError;
   return new AllTargetsFailedError(attempts, { now, cause: thrown });
 }
+
+const noop = () => {};

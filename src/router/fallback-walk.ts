@@ -1,10 +1,10 @@
 import { cooldownMs } from '../llm/rate-limit-headers.js';
 import { abortedError } from '../llm/classify.js';
-import type { LlmError } from '../llm/llm-error.js';
+import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { Clock } from '../policy/clock.js';
 import type { PolicyContext } from '../policy/context.js';
 import { isPolicyError } from '../policy/errors.js';
-import { retry } from '../policy/retry.js';
+import { retry, type RetryPolicy } from '../policy/retry.js';
 import { retryIfError } from '../policy/retry-condition.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { WaitStrategy } from '../policy/retry-wait.js';
@@ -46,6 +46,8 @@ export interface WalkSettings {
   rules: ErrorRules;
   retry: TargetRetryOptions;
   cooldowns: Required<CooldownOptions>;
+  /** The router's shared retry (built per call when absent). */
+  targetRetry?: TargetRetry;
   attemptTimeout?: TimeoutPolicy;
   budget?: RetryBudget;
   /** The call's signal: the caller's abort and the total deadline. */
@@ -250,29 +252,44 @@ async function walkLane<T>(
   throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: settings.signal.aborted ? settings.signal.reason : previous?.error });
 }
 
-async function runOnTarget<T>(
-  runtime: TargetRuntime,
-  settings: WalkSettings,
-  attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
-  attempts: AttemptRecord[],
-): Promise<T> {
-  const { clock, rules, target } = { ...settings, target: runtime.target };
+/** What the shared retry policy needs to turn its events back into one call's router events. */
+interface RetryContext {
+  runtime: TargetRuntime;
+  settings: WalkSettings;
+}
+
+/** The per-target retry of one router, built once: its events find their call through the error. */
+export interface TargetRetry {
+  readonly policy: RetryPolicy;
+  /** Filled by the attempt just before it rethrows, read by `onRetry` before the sleep. */
+  readonly contexts: WeakMap<object, RetryContext>;
+}
+
+/**
+ * Builds the retry every target of a router runs before the walk moves on. One per router (not
+ * per call): a retry policy with its emitters is the costliest object on the request path.
+ */
+export function createTargetRetry(options: TargetRetryOptions, rules: ErrorRules, budget: RetryBudget | undefined, clock: Clock): TargetRetry {
+  const contexts = new WeakMap<object, RetryContext>();
   const policy = retry({
-    attempts: settings.retry.attempts ?? 2,
-    wait: settings.retry.wait,
-    maxRetryAfter: settings.retry.maxRetryAfter ?? '20s',
-    retryIf: retryIfError((error) => decideAction(toLlmError(error, target), rules).retry),
-    budget: settings.budget,
+    attempts: options.attempts ?? 2,
+    wait: options.wait,
+    maxRetryAfter: options.maxRetryAfter ?? '20s',
+    retryIf: retryIfError((error) => isLlmError(error) && decideAction(error, rules).retry),
+    budget,
     clock,
   });
   policy.onRetry((event) => {
-    if (!('error' in event)) return;
-    const error = toLlmError(event.error, target);
+    if (!('error' in event) || !isLlmError(event.error)) return;
+    const context = contexts.get(event.error);
+    if (!context) return;
+    const { runtime, settings } = context;
+    const error = event.error;
     settings.emit({
       type: 'retry',
       callId: settings.callId,
       at: clock.now(),
-      target: target.id,
+      target: runtime.target.id,
       attempt: event.attempt,
       delay: event.delay,
       kind: error.kind,
@@ -281,6 +298,18 @@ async function runOnTarget<T>(
     // Other calls should not pile onto a target that asked us to wait.
     if (error.kind === 'rate_limit') applyCooldown(runtime, error, decideAction(error, rules), settings);
   });
+  return { policy, contexts };
+}
+
+async function runOnTarget<T>(
+  runtime: TargetRuntime,
+  settings: WalkSettings,
+  attempt: (runtime: TargetRuntime, signal: AbortSignal) => Promise<T>,
+  attempts: AttemptRecord[],
+): Promise<T> {
+  const { clock, target } = { ...settings, target: runtime.target };
+  const targetRetry = settings.targetRetry ?? createTargetRetry(settings.retry, settings.rules, settings.budget, clock);
+  const policy = targetRetry.policy;
 
   let number = 0;
   let lastEnd = clock.now();
@@ -318,6 +347,7 @@ async function runOnTarget<T>(
             delayBeforeMs,
           });
         }
+        targetRetry.contexts.set(error, { runtime, settings });
         throw error;
       } finally {
         runtime.inFlight--;

@@ -16,7 +16,7 @@ import type { StateStore } from '../policy/state-store.js';
 import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
-import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
+import { createTargetRetry, walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
 import type { RouterFallbackEvent, RouterFailureEvent, RouterEvent, RouterEventType } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
@@ -164,6 +164,8 @@ export function createRouter(options: RouterOptions): Router {
     ? { delayMs: toMs(options.hedge.delay), maxLanes: options.hedge.maxAttempts ?? 2 }
     : undefined;
   const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
+  const retryOptions = options.retry ?? {};
+  const targetRetry = createTargetRetry(retryOptions, rules, budget, clock);
   const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
 
   let runtimes: TargetRuntime[] = [];
@@ -233,7 +235,8 @@ export function createRouter(options: RouterOptions): Router {
     clock,
     emit: (event) => events.emit(event),
     rules,
-    retry: options.retry ?? {},
+    retry: retryOptions,
+    targetRetry,
     cooldowns,
     attemptTimeout,
     budget,
