@@ -97,3 +97,64 @@ describe('README examples', () => {
     await expect(safe.execute(async () => Promise.reject(new Error('down')))).resolves.toBe('Sorry, try again later.');
   });
 });
+
+describe('README examples: routing', () => {
+  it('routes, batches, runs any async function, and builds fluently', async () => {
+    const { createRouter, simulated, runBatch, createTaskRouter, withFallbacks } = await import('../src/index.js');
+    const clock = createVirtualClock();
+    const llm = createRouter({
+      clock,
+      targets: [
+        { provider: simulated({ name: 'openai', clock, faults: [{ kind: 'overloaded' }] }), model: 'gpt-4o', contextWindow: 128_000 },
+        { provider: simulated({ name: 'anthropic', clock }), model: 'claude-sonnet-4-5', contextWindow: 200_000 },
+      ],
+      retry: { attempts: 2, maxRetryAfter: '20s', wait: 100 },
+      timeouts: { total: '60s', attempt: '30s', firstToken: '8s', idle: '15s' },
+      hedge: { delay: '3s' },
+      resume: true,
+    });
+    const moves: string[] = [];
+    llm.onFallback((from, to, error) => moves.push(`${from} -> ${to}: ${error.kind}`));
+    const answer = await clock.run(llm.chat({ messages: [{ role: 'user', content: 'Hello' }] }));
+    expect(answer.target).toBe('anthropic/claude-sonnet-4-5');
+    expect(moves).toEqual(['openai/gpt-4o -> anthropic/claude-sonnet-4-5: overloaded']);
+    expect(llm.status().targets.find((t) => t.id === 'anthropic/claude-sonnet-4-5')?.status).toBe('healthy');
+
+    const { results, summary } = await clock.run(runBatch(llm, [{ messages: [{ role: 'user', content: 'a' }] }, { messages: [{ role: 'user', content: 'b' }] }], { concurrency: 8 }));
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    expect(summary.succeeded).toBe(2);
+
+    const speak = createTaskRouter<string, string>({
+      clock,
+      targets: [
+        { id: 'eleven', run: async () => Promise.reject(Object.assign(new Error('busy'), { status: 503 })) },
+        { id: 'openai-tts', run: async (text) => `audio(${text})` },
+      ],
+      retry: { attempts: 1 },
+      timeouts: { attempt: '20s' },
+    });
+    const spoken = await clock.run(speak.run('Hello'));
+    expect(spoken).toMatchObject({ value: 'audio(Hello)', target: 'openai-tts' });
+
+    const fluent = withFallbacks({ provider: simulated({ name: 'a', clock, faults: [{ kind: 'server' }] }), model: 'm' }, [
+      { provider: simulated({ name: 'b', clock }), model: 'm' },
+    ]).withRetry({ attempts: 1 });
+    expect((await clock.run(fluent.chat({ messages: [{ role: 'user', content: 'x' }] }))).target).toBe('b/m');
+    llm.close();
+  });
+
+  it('the mock server example', async () => {
+    const { startOpenAiMock } = await import('../src/mock/index.js');
+    const mock = await startOpenAiMock([{ type: 'error', kind: 'rate_limit', retryAfter: 2 }, { type: 'text', text: 'hi' }]);
+    const post = () =>
+      fetch(`${mock.url}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+      });
+    expect((await post()).status).toBe(429);
+    expect(((await (await post()).json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('hi');
+    expect(mock.requests).toHaveLength(2);
+    await mock.close();
+  });
+});
