@@ -1,0 +1,76 @@
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { checkCommand } from './check.js';
+import { MAIN_HELP } from './help.js';
+import { processIo, UsageError, type CliIo } from './io.js';
+import { ConfigError, serveCommand } from './serve.js';
+
+/** Runs `ballast <command> …` and resolves with the exit code. Errors are one line, never a stack trace. */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.out(MAIN_HELP);
+        return command === undefined ? 2 : 0;
+      case '-v':
+      case '--version':
+        io.out(`${version()}\n`);
+        return 0;
+      case 'serve':
+        return await serveCommand(rest, io);
+      case 'check':
+        return await checkCommand(rest, io);
+      case 'mock':
+      case 'simulate':
+        io.err(`ballast: \`ballast ${command}\` is not available yet in this version (see ballast --help)\n`);
+        return 2;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`${error.lines.join('\n')}\n`);
+      return 1;
+    }
+    const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+    const where = command === 'serve' || command === 'check' ? `ballast ${command} --help` : 'ballast --help';
+    io.err(`ballast: ${(error as Error).message ?? String(error)}${usage ? ` (see ${where})` : ''}\n`);
+    return usage ? 2 : 1;
+  }
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** True when this module is the program (`node --import tsx src/cli/main.ts …`), not an import. */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`ballast: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseDocument } from 'yaml';
+import { resolveEnvRefs, type Env } from './config-env.js';
+import { problemsFromIssues, type ConfigProblem } from './config-problems.js';
+import { referenceProblems } from './config-refs.js';
+import { configSchema, type GatewayConfig } from './config-schema.js';
+
+/** The outcome of loading a config: the config, or every problem found. */
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: ConfigProblem[] };
+
+/** Options of the loaders. */
+export interface LoadOptions {
+  /** Where `${NAME}` references are looked up. Default `process.env`. */
+  env?: Env;
+}
+
+/**
+ * Validates a config object as written (YAML or JSON parsed, or built in code): resolves
+ * `${ENV}` references, then checks it against the schema. Every problem is reported, not the first.
+ */
+export function validateConfig(raw: unknown, options: LoadOptions = {}): ConfigResult {
+  const { value, problems } = resolveEnvRefs(raw, options.env ?? process.env);
+  const parsed = configSchema.safeParse(value, { reportInput: true });
+  // A missing variable left an empty string behind: the schema's complaint about it would be noise.
+  const envPaths = new Set(problems.map((p) => p.path));
+  const schemaProblems = parsed.success ? [] : problemsFromIssues(parsed.error.issues).filter((p) => !envPaths.has(p.path));
+  const all = [...problems, ...schemaProblems, ...referenceProblems(value)];
+  if (all.length > 0 || !parsed.success) return { ok: false, problems: dedupe(all) };
+  return { ok: true, config: parsed.data };
+}
+
+/**
+ * Validates a config object that has no `${ENV}` references left (e.g. the output of a loader,
+ * changed in code). Used by reload, where resolving twice could expand an escaped `$${X}`.
+ */
+export function checkConfig(value: unknown): ConfigResult {
+  const parsed = configSchema.safeParse(value, { reportInput: true });
+  const problems = [...(parsed.success ? [] : problemsFromIssues(parsed.error.issues)), ...referenceProblems(value)];
+  return parsed.success && problems.length === 0 ? { ok: true, config: parsed.data } : { ok: false, problems: dedupe(problems) };
+}
+
+/** Parses config text: JSON when `format` is `json`, YAML otherwise (YAML also reads JSON). */
+export function parseConfigText(text: string, format: 'yaml' | 'json' = 'yaml', options: LoadOptions = {}): ConfigResult {
+  let raw: unknown;
+  if (format === 'json') {
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      return { ok: false, problems: [{ path: '', expected: 'valid JSON', got: (error as Error).message }] };
+    }
+  } else {
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      // After the first few, YAML errors are mostly echoes of the first.
+      const hint = text.includes('${') ? ' (inside { } or [ ], quote ${...} references: "${KEY}")' : '';
+      return {
+        ok: false,
+        problems: doc.errors.slice(0, 3).map((e) => ({
+          path: e.linePos ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '',
+          expected: `valid YAML${hint}`,
+          got: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?\s*$/, ''),
+        })),
+      };
+    }
+    raw = doc.toJS();
+  }
+  if (raw === null || raw === undefined) return { ok: false, problems: [{ path: '', expected: 'a config with providers and routes', got: 'an empty document' }] };
+  return validateConfig(raw, options);
+}
+
+/** Reads and validates a config file (`.json` as JSON, anything else as YAML). */
+export async function loadConfigFile(path: string, options: LoadOptions = {}): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const got = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (error as Error).message;
+    return { ok: false, problems: [{ path, expected: 'a readable config file', got }] };
+  }
+  return parseConfigText(text, extname(path).toLowerCase() === '.json' ? 'json' : 'yaml', options);
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.expected}\u0000${p.got}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

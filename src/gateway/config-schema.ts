@@ -1,0 +1,302 @@
+import { z } from 'zod';
+import { ERROR_KINDS } from '../llm/error-kind.js';
+import { toMs } from '../policy/duration.js';
+import { latencySampler } from '../providers/seeded-random.js';
+import { STRATEGY_NAMES } from '../router/strategies.js';
+
+// The schema checks shape and ranges only; it never transforms values (the builder does), so a
+// validated config can be validated again (reload) and printed as the user wrote it.
+
+/** A strict object whose unknown-key error lists the keys it knows (the formatter reads it as "expected"). */
+function obj<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `one of the keys ${known}` : undefined),
+  });
+}
+
+function isDuration(value: unknown): boolean {
+  if (typeof value !== 'number' && typeof value !== 'string') return false;
+  try {
+    return Number.isFinite(toMs(value));
+  } catch {
+    return false;
+  }
+}
+
+/** `250` (ms) or `"250ms"`, `"20s"`, `"1m30s"`, `"2h"`. */
+const duration = z.custom<number | string>(isDuration, 'a duration such as 250 (ms) or "20s"');
+
+/** A fixed time or a distribution (`{ dist: lognormal, median: 300ms, p99: 2s }`). */
+const latency = z.custom<number | string | Record<string, unknown>>(
+  (value) => {
+    try {
+      latencySampler(value as never);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  'a duration such as "300ms" or a distribution such as { dist: lognormal, median: 300ms, p99: 2s }',
+);
+
+const SIZE = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i;
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** Bytes from a size such as `1048576`, `"512kb"` or `"1mb"`; `undefined` when it is not one. */
+export function parseSize(value: number | string): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : undefined;
+  const match = SIZE.exec(value);
+  if (!match) return undefined;
+  const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]!);
+  return bytes > 0 ? bytes : undefined;
+}
+
+const size = z.custom<number | string>(
+  (value) => (typeof value === 'number' || typeof value === 'string') && parseSize(value) !== undefined,
+  'a size such as 1048576 (bytes), "512kb" or "1mb"',
+);
+
+const positiveInt = z.number().int().min(1);
+const headers = z.record(z.string(), z.string());
+const nonEmpty = z.string().min(1);
+/** Ports may come from `${PORT}`, so a string of digits is accepted too. */
+const port = z.preprocess(
+  (value) => (typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value) : value),
+  z.number().int().min(0).max(65535),
+);
+
+const ERROR_KIND_NAMES = ERROR_KINDS as unknown as [string, ...string[]];
+
+// ---- providers ------------------------------------------------------------------------------
+
+const openAiProvider = obj({
+  type: z.literal('openai'),
+  apiKey: z.string().optional(),
+  baseURL: z.url().optional(),
+  headers: headers.optional(),
+  organization: z.string().optional(),
+  project: z.string().optional(),
+  azure: obj({ apiVersion: nonEmpty }).optional(),
+  includeUsage: z.boolean().optional(),
+  maxTokensField: z.enum(['max_completion_tokens', 'max_tokens']).optional(),
+});
+
+const anthropicProvider = obj({
+  type: z.literal('anthropic'),
+  apiKey: z.string().optional(),
+  baseURL: z.url().optional(),
+  headers: headers.optional(),
+  version: nonEmpty.optional(),
+  defaultMaxTokens: positiveInt.optional(),
+});
+
+const geminiProvider = obj({
+  type: z.literal('gemini'),
+  apiKey: z.string().optional(),
+  baseURL: z.url().optional(),
+  headers: headers.optional(),
+});
+
+const ollamaProvider = obj({
+  type: z.literal('ollama'),
+  apiKey: z.string().optional(),
+  /** `OLLAMA_HOST`-style values work too (`127.0.0.1:11434`, `my-host`). */
+  baseURL: nonEmpty.optional(),
+  headers: headers.optional(),
+  keepAlive: z.union([z.string(), z.number()]).optional(),
+});
+
+const FAULT_KINDS = [...ERROR_KINDS, 'stall', 'cut', 'slow', 'filtered'] as unknown as [string, ...string[]];
+
+const faultRule = obj({
+  kind: z.enum(FAULT_KINDS),
+  probability: z.number().min(0).max(1).optional(),
+  between: z.tuple([duration, duration]).optional(),
+  every: positiveInt.optional(),
+  times: z.number().int().min(0).optional(),
+  models: z.array(z.string()).optional(),
+  when: z.enum(['before_first_token', 'mid_stream']).optional(),
+  afterChunks: z.number().int().min(0).optional(),
+  delay: latency.optional(),
+  retryAfter: duration.optional(),
+  stallFor: duration.optional(),
+  slowBy: duration.optional(),
+  factor: z.number().min(0).optional(),
+  status: z.number().int().min(100).max(599).optional(),
+  message: z.string().optional(),
+});
+
+/** An outage that comes back: every `every`, for `duration`, starting `start` after launch. */
+const recurringOutage = obj({
+  kind: z.enum(FAULT_KINDS),
+  every: duration,
+  duration,
+  start: duration.optional(),
+  retryAfter: duration.optional(),
+  probability: z.number().min(0).max(1).optional(),
+  status: z.number().int().min(100).max(599).optional(),
+});
+
+const simulatedProvider = obj({
+  type: z.literal('simulated'),
+  seed: z.number().int().optional(),
+  /** The answer text; `{provider}`, `{model}`, `{input}` (the last user text) and `{call}` are filled in. */
+  reply: z.string().optional(),
+  chunkSize: z.union([positiveInt, obj({ chars: positiveInt }), obj({ words: positiveInt })]).optional(),
+  latency: latency.optional(),
+  firstToken: latency.optional(),
+  chunkInterval: latency.optional(),
+  faults: z.array(faultRule).optional(),
+  outages: z.array(recurringOutage).optional(),
+  rateLimit: obj({ requestsPerMinute: positiveInt.optional(), tokensPerMinute: positiveInt.optional() }).optional(),
+  concurrency: positiveInt.optional(),
+  models: z.array(nonEmpty).optional(),
+  contextWindow: positiveInt.optional(),
+});
+
+/** The provider types a config can name. */
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini', 'ollama', 'simulated'] as const;
+
+const provider = z.discriminatedUnion('type', [openAiProvider, anthropicProvider, geminiProvider, ollamaProvider, simulatedProvider]);
+
+// ---- routes ---------------------------------------------------------------------------------
+
+const STRATEGY_ENUM = z.enum(STRATEGY_NAMES as unknown as [string, ...string[]]);
+
+const strategy = z.union([
+  STRATEGY_ENUM,
+  obj({
+    name: STRATEGY_ENUM,
+    ties: z.enum(['order', 'shuffle', 'round-robin']).optional(),
+    metric: z.enum(['latency', 'ttft', 'auto']).optional(),
+    defaultOutputTokens: z.number().int().min(0).optional(),
+  }),
+]);
+
+const target = obj({
+  /** The name of an entry of `providers`. */
+  provider: nonEmpty,
+  /** The provider's own model name. */
+  model: nonEmpty,
+  id: nonEmpty.optional(),
+  priority: z.number().optional(),
+  weight: z.number().min(0).optional(),
+  contextWindow: positiveInt.optional(),
+  cost: obj({ input: z.number().min(0), output: z.number().min(0) }).optional(),
+  tags: z.array(nonEmpty).optional(),
+  supportsTools: z.boolean().optional(),
+  supportsStream: z.boolean().optional(),
+});
+
+const errorMatcher = z.union([z.enum(ERROR_KIND_NAMES), z.number().int().min(100).max(599)]);
+
+const condition = obj({
+  minPromptTokens: z.number().int().min(0).optional(),
+  maxPromptTokens: z.number().int().min(0).optional(),
+  hasTools: z.boolean().optional(),
+  hasImages: z.boolean().optional(),
+  stream: z.boolean().optional(),
+  metadata: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+});
+
+const rule = obj({
+  if: condition,
+  use: obj({ tags: z.array(nonEmpty).optional(), ids: z.array(nonEmpty).optional() }),
+  only: z.boolean().optional(),
+  strategy: STRATEGY_ENUM.optional(),
+});
+
+const route = obj({
+  strategy: strategy.optional(),
+  targets: z.array(target).min(1),
+  /** Conditional routing: the first rule whose `if` holds puts its targets first (or alone with `only`). */
+  rules: z.array(rule).optional(),
+  retry: obj({
+    attempts: z.number().int().min(1).max(10).optional(),
+    wait: duration.optional(),
+    maxRetryAfter: duration.optional(),
+  }).optional(),
+  breaker: z
+    .union([
+      z.literal(false),
+      obj({
+        failureRate: z.number().gt(0).max(1).optional(),
+        minCalls: positiveInt.optional(),
+        window: duration.optional(),
+        consecutive: positiveInt.optional(),
+        openFor: duration.optional(),
+        halfOpenProbes: positiveInt.optional(),
+      }),
+    ])
+    .optional(),
+  timeouts: obj({
+    total: duration.optional(),
+    attempt: duration.optional(),
+    firstToken: duration.optional(),
+    idle: duration.optional(),
+  }).optional(),
+  hedge: obj({ delay: duration, maxAttempts: z.number().int().min(2).optional() }).optional(),
+  resume: z.union([z.boolean(), obj({ attempts: positiveInt.optional(), instruction: nonEmpty.optional() })]).optional(),
+  errors: obj({
+    fallbackOnContentFilter: z.boolean().optional(),
+    stopOn: z.array(errorMatcher).optional(),
+    retryOn: z.array(errorMatcher).optional(),
+    fallbackOn: z.array(errorMatcher).optional(),
+  }).optional(),
+  cooldowns: obj({ rateLimit: duration.optional(), quota: duration.optional(), disabled: duration.optional() }).optional(),
+  healthCheck: obj({ interval: duration, timeout: duration.optional() }).optional(),
+});
+
+// ---- server and store -----------------------------------------------------------------------
+
+const cors = z.union([
+  z.boolean(),
+  obj({
+    /** Allowed origins, or `"*"` for any. */
+    origins: z.union([z.literal('*'), z.array(nonEmpty).min(1)]),
+    maxAge: duration.optional(),
+  }),
+]);
+
+const server = obj({
+  host: nonEmpty.default('127.0.0.1'),
+  port: port.default(4000),
+  /** Bearer tokens clients must send; none means no auth (fine on loopback). */
+  tokens: z.array(nonEmpty).default([]),
+  bodyLimit: size.default('1mb'),
+  cors: cors.default(false),
+  timeouts: obj({
+    /** A client must send its request headers within this (slow-loris protection). */
+    headers: duration.default('10s'),
+    /** A client must send its whole request (headers and body) within this. */
+    request: duration.default('60s'),
+    /** An idle keep-alive connection is closed after this. */
+    keepAlive: duration.default('5s'),
+  }).prefault({}),
+  /** On shutdown, in-flight requests get this long to finish before they are aborted. */
+  shutdownGrace: duration.default('10s'),
+});
+
+const store = obj({ type: z.literal('memory') });
+
+/** The whole config file. */
+export const configSchema = obj({
+  server: server.prefault({}),
+  providers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), provider),
+  routes: z.record(z.string().min(1), route),
+  store: store.prefault({ type: 'memory' }),
+});
+
+/** A config as written (defaults may be left out). */
+export type GatewayConfigInput = z.input<typeof configSchema>;
+/** A validated config, defaults filled in. */
+export type GatewayConfig = z.output<typeof configSchema>;
+/** One entry of `providers`. */
+export type ProviderConfig = GatewayConfig['providers'][string];
+/** One entry of `routes`. */
+export type RouteConfig = GatewayConfig['routes'][string];
+/** One target of a route. */
+export type TargetConfig = RouteConfig['targets'][number];
+/** The `server` section. */
+export type ServerConfig = GatewayConfig['server'];

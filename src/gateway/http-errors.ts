@@ -1,0 +1,115 @@
+import type { ErrorKind } from '../llm/error-kind.js';
+import type { LlmError } from '../llm/llm-error.js';
+import type { AttemptRecord } from '../router/attempt-record.js';
+
+/** An error answer in OpenAI's shape: `{"error":{"message","type","param","code"}}` with its status. */
+export interface ApiError {
+  status: number;
+  message: string;
+  type: string;
+  code: string | null;
+  param: string | null;
+  /** Extra response headers (`retry-after`). */
+  headers?: Record<string, string>;
+  /** Every attempt of a routed call, for the `attempts` field of the body. */
+  attempts?: readonly AttemptRecord[];
+}
+
+/** The JSON text of an error body. */
+export function errorBody(error: ApiError): string {
+  const inner: Record<string, unknown> = { message: error.message, type: error.type, param: error.param, code: error.code };
+  if (error.attempts?.length) {
+    inner.attempts = error.attempts.map((a) => {
+      const out: Record<string, unknown> = { target: a.target, outcome: a.outcome };
+      if (a.outcome === 'skipped') out.reason = a.skipReason;
+      else out.attempt = a.attempt;
+      if (a.kind !== undefined) out.kind = a.kind;
+      if (a.status !== undefined) out.status = a.status;
+      return out;
+    });
+  }
+  return JSON.stringify({ error: inner });
+}
+
+/** 400 naming the field. */
+export function badRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
+  return { status: 400, message, type: 'invalid_request_error', param, code };
+}
+
+const STATUS: Record<ErrorKind, number> = {
+  rate_limit: 429,
+  quota: 429,
+  overloaded: 503,
+  server: 502,
+  connection: 502,
+  timeout: 504,
+  // Upstream credentials or model names are the gateway's configuration, not the client's fault.
+  auth: 502,
+  not_found: 502,
+  context_length: 400,
+  content_filter: 400,
+  invalid_request: 400,
+  aborted: 499,
+};
+
+const TYPE: Record<ErrorKind, string> = {
+  rate_limit: 'rate_limit_error',
+  quota: 'insufficient_quota',
+  overloaded: 'service_unavailable_error',
+  server: 'upstream_error',
+  connection: 'upstream_error',
+  timeout: 'timeout_error',
+  auth: 'upstream_error',
+  not_found: 'upstream_error',
+  context_length: 'invalid_request_error',
+  content_filter: 'invalid_request_error',
+  invalid_request: 'invalid_request_error',
+  aborted: 'client_closed_request',
+};
+
+const CODE: Partial<Record<ErrorKind, string>> = {
+  rate_limit: 'rate_limit_exceeded',
+  quota: 'insufficient_quota',
+  context_length: 'context_length_exceeded',
+  content_filter: 'content_filter',
+};
+
+/**
+ * The answer for a failed routed call: the status from the error's kind (429 rate limits and
+ * quotas, 503 overloaded or every breaker open, 502 upstream failures, 504 timeouts, 400 for
+ * requests that fail everywhere), `retry-after` when the router knows when a target frees up,
+ * and the (already redacted) message that lists every attempt.
+ */
+export function fromLlmError(error: LlmError): ApiError {
+  const status = STATUS[error.kind] ?? 502;
+  const headers: Record<string, string> = {};
+  if (error.retryAfterMs !== undefined && (status === 429 || status === 503)) {
+    headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+    headers['retry-after-ms'] = String(Math.max(0, Math.round(error.retryAfterMs)));
+  }
+  const attempts = (error as { attempts?: readonly AttemptRecord[] }).attempts;
+  return {
+    status,
+    message: error.message,
+    type: TYPE[error.kind] ?? 'upstream_error',
+    code: CODE[error.kind] ?? error.code ?? error.kind,
+    param: null,
+    headers,
+    attempts,
+  };
+}
+
+/** Real attempts (skips left out) and the number of moves to another target, for the `x-ballast-*` headers. */
+export function attemptCounts(attempts: readonly AttemptRecord[] | undefined): { attempts: number; fallbacks: number } {
+  if (!attempts) return { attempts: 0, fallbacks: 0 };
+  let tried = 0;
+  let switches = 0;
+  let last: string | undefined;
+  for (const a of attempts) {
+    if (a.outcome === 'skipped') continue;
+    tried++;
+    if (last !== undefined && a.target !== last) switches++;
+    last = a.target;
+  }
+  return { attempts: tried, fallbacks: switches };
+}

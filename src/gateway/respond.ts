@@ -1,0 +1,38 @@
+import type { ServerResponse } from 'node:http';
+import { errorBody, type ApiError } from './http-errors.js';
+
+/** Sends a JSON body with its length. Headers set earlier with `setHeader` are kept. */
+export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Sends an OpenAI-shaped error answer. */
+export function sendError(res: ServerResponse, error: ApiError): void {
+  sendJson(res, error.status, errorBody(error), error.headers);
+}
+
+/** Sets the `x-ballast-*` headers that say who answered and what it took. */
+export function setRoutingHeaders(res: ServerResponse, target: string | undefined, attempts: number, fallbacks: number): void {
+  if (res.headersSent) return;
+  res.setHeader('x-ballast-target', target ?? 'none');
+  res.setHeader('x-ballast-attempts', String(attempts));
+  res.setHeader('x-ballast-fallbacks', String(fallbacks));
+}
+
+/** Resolves once the response can take more data, or once the connection closed. */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,192 @@
+// The `ballast` CLI: check, serve (in process and as a real process), help and errors.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../src/cli/io.js';
+import { main } from '../src/cli/main.js';
+import { startServe } from '../src/cli/serve.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ballast-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function captured(env: Record<string, string> = {}): CliIo & { stdout: () => string; stderr: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    out: (text) => void (out += text),
+    err: (text) => void (err += text),
+    env,
+    cwd: dir,
+    stdout: () => out,
+    stderr: () => err,
+  };
+}
+
+const GOOD = `
+server:
+  port: 0
+providers:
+  sim:
+    type: simulated
+    reply: "hello from {model}"
+routes:
+  chat:
+    targets:
+      - provider: sim
+        model: m1
+`;
+
+describe('ballast check', () => {
+  it('a valid file: exit 0 and a summary', async () => {
+    await writeFile(join(dir, 'good.yaml'), GOOD);
+    const io = captured();
+    expect(await main(['check', 'good.yaml'], io)).toBe(0);
+    expect(io.stdout()).toContain('good.yaml is valid: 1 provider (sim), 1 route (chat)');
+    expect(io.stdout()).toContain('chat  priority: sim/m1 (simulated)');
+  });
+
+  it('an invalid file: every problem on its own line, exit 1', async () => {
+    await writeFile(join(dir, 'bad.yaml'), 'providers:\n  sim: { type: simulated, seed: x }\nroutes:\n  chat:\n    targets: [{ provider: sin, model: m }]\n');
+    const io = captured();
+    expect(await main(['check', 'bad.yaml'], io)).toBe(1);
+    expect(io.stdout().trim().split('\n')).toEqual([
+      'providers.sim.seed: expected a number, got "x"',
+      'routes.chat.targets[0].provider: expected the name of a configured provider (sim), got "sin"',
+    ]);
+    expect(io.stderr()).toBe('bad.yaml: 2 problems\n');
+  });
+
+  it('without a file: the config serve would build from the environment', async () => {
+    const demo = captured();
+    expect(await main(['check'], demo)).toBe(0);
+    expect(demo.stdout()).toContain('the demo config (no config file, no provider keys set) is valid');
+    const keys = captured({ OPENAI_API_KEY: 'sk-test-cli-123456789' });
+    expect(await main(['check'], keys)).toBe(0);
+    expect(keys.stdout()).toContain('the config from OPENAI_API_KEY (no config file) is valid');
+    expect(keys.stdout()).not.toContain('sk-test-cli-123456789');
+  });
+
+  it('a missing file is one clear line', async () => {
+    const io = captured();
+    expect(await main(['check', 'nope.yaml'], io)).toBe(1);
+    expect(io.stdout()).toMatch(/nope\.yaml: expected a readable config file, got no such file\n$/);
+  });
+});
+
+describe('help and usage errors', () => {
+  it('--help on every command', async () => {
+    for (const args of [['--help'], ['serve', '--help'], ['check', '-h']]) {
+      const io = captured();
+      expect(await main(args, io)).toBe(0);
+      expect(io.stdout()).toMatch(/Usage: ballast/);
+    }
+  });
+
+  it('errors are one line with a pointer to --help, exit 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['frobnicate'], /^ballast: unknown command "frobnicate" \(see ballast --help\)\n$/],
+      [['serve', '--port', 'eighty'], /^ballast: --port expects a port number from 0 to 65535, got "eighty" \(see ballast serve --help\)\n$/],
+      [['serve', '--bogus'], /^ballast: Unknown option '--bogus'.*\(see ballast serve --help\)\n$/],
+      [['mock'], /^ballast: `ballast mock` is not available yet in this version \(see ballast --help\)\n$/],
+    ];
+    for (const [args, message] of cases) {
+      const io = captured();
+      expect(await main(args, io)).toBe(2);
+      expect(io.stderr()).toMatch(message);
+    }
+  });
+
+  it('serve with an invalid config prints its problems and exits 1', async () => {
+    await writeFile(join(dir, 'broken.json'), JSON.stringify({ providers: {}, routes: { a: { targets: [] } } }));
+    const io = captured();
+    expect(await main(['serve', '--config', 'broken.json'], io)).toBe(1);
+    expect(io.stderr()).toBe('broken.json is invalid:\nroutes.a.targets: expected a non-empty list, got an empty list\n');
+  });
+});
+
+describe('ballast serve', () => {
+  it('demo mode without config or keys: banner, labelled answers, clean stop', async () => {
+    const io = captured({});
+    const serving = await startServe(['--port', '0', '--log-level', 'silent'], io);
+    try {
+      expect(serving!.gateway.demo).toBe(true);
+      expect(io.stderr()).toContain(`ballast gateway listening on ${serving!.address.url}`);
+      expect(io.stderr()).toContain('mode: DEMO');
+      expect(io.stderr()).toMatch(/demo +priority, resumes streams: primary\/sim-large \(simulated\) -> backup\/sim-medium/);
+      const health = await fetch(`${serving!.address.url}/healthz`);
+      expect(health.headers.get('x-ballast-demo')).toBe('simulated');
+    } finally {
+      await serving?.stop();
+    }
+  });
+
+  it('reloads its file, and keeps the old config when the new one is invalid', async () => {
+    const file = join(dir, 'live.yaml');
+    await writeFile(file, GOOD);
+    const io = captured();
+    const serving = (await startServe(['--config', file, '--host', '127.0.0.1', '--log-level', 'silent'], io))!;
+    const ask = (model: string) =>
+      fetch(`${serving.address.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
+    try {
+      expect(io.stderr()).toContain(`config: ${file}`);
+      expect((await ask('chat')).status).toBe(200);
+      await writeFile(file, GOOD.replace('chat:', 'renamed:'));
+      expect(await serving.reload()).toBe(true);
+      expect(io.stderr()).toContain('config reloaded');
+      expect((await ask('renamed')).status).toBe(200);
+      await writeFile(file, 'providers: {}\nroutes: {}\n');
+      expect(await serving.reload()).toBe(false);
+      expect(io.stderr()).toContain('config reload rejected, the old config stays in force:\n  routes: expected at least one route, got none');
+      expect((await ask('renamed')).status).toBe(200);
+      // A file change is picked up by itself (polled every 500 ms)...
+      await writeFile(file, GOOD.replace('chat:', 'watched:'));
+      await expect.poll(async () => (await ask('watched')).status, { timeout: 5000, interval: 100 }).toBe(200);
+      // ...and SIGHUP reloads too.
+      await writeFile(file, GOOD.replace('chat:', 'hupped:'));
+      process.emit('SIGHUP');
+      await expect.poll(async () => (await ask('hupped')).status, { timeout: 5000, interval: 50 }).toBe(200);
+    } finally {
+      await serving.stop();
+    }
+  });
+
+  it('runs as a real process: `node --import tsx src/cli/main.ts serve`, answers, stops on SIGINT', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await expect.poll(() => /listening on (http:\/\/\S+) /.exec(stderr)?.[1], { timeout: 15_000, interval: 50 }).toBeDefined();
+      const url = /listening on (http:\/\/\S+) /.exec(stderr)![1]!;
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+      expect(models.data.map((m) => m.id)).toEqual(['demo', 'demo-hedged']);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('"msg":"request"');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('bin/ballast.js runs without a build step', async () => {
+    const child = spawn(process.execPath, ['bin/ballast.js', '--version'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});

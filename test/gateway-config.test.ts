@@ -1,0 +1,361 @@
+// Config loading and validation, ENV references, the default and demo configs, and reload.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveEnvRefs } from '../src/gateway/config-env.js';
+import { loadConfigFile, parseConfigText, validateConfig, type ConfigResult } from '../src/gateway/config-load.js';
+import { formatProblem } from '../src/gateway/config-problems.js';
+import type { GatewayConfig } from '../src/gateway/config-schema.js';
+import { defaultConfig } from '../src/gateway/default-config.js';
+import { DEMO_CONFIG } from '../src/gateway/demo-config.js';
+import { createLogger } from '../src/gateway/logger.js';
+import { buildRouteTable, RouteTableError } from '../src/gateway/route-table.js';
+import { createGateway, type Gateway, type GatewayEvent } from '../src/gateway/server.js';
+import { createMemoryStore } from '../src/policy/memory-store.js';
+import { realClock } from '../src/policy/clock.js';
+import { createVirtualClock } from '../src/policy/virtual-clock.js';
+import { startOpenAiMock, type OpenAiMock } from '../src/mock/openai-mock.js';
+
+const lines = (result: ConfigResult): string[] => (result.ok ? [] : result.problems.map(formatProblem));
+const valid = (result: ConfigResult): GatewayConfig => {
+  if (!result.ok) throw new Error(lines(result).join('\n'));
+  return result.config;
+};
+
+const MINIMAL = {
+  providers: { sim: { type: 'simulated' } },
+  routes: { chat: { targets: [{ provider: 'sim', model: 'm1' }] } },
+};
+
+describe('validation messages: path, expected, got', () => {
+  it('reports every problem, one line each, with its path', () => {
+    const result = parseConfigText(
+      [
+        'server:',
+        '  port: 70000',
+        '  cors: maybe',
+        'providers:',
+        '  openai:',
+        '    type: openai',
+        '    baseURL: not a url',
+        '  anth:',
+        '    type: anthropc',
+        '  sim:',
+        '    type: simulated',
+        '    faults:',
+        '      - kind: slowly',
+        '        probability: 2',
+        'routes:',
+        '  chat:',
+        '    strategy: fastest',
+        '    retyr: {}',
+        '    targets:',
+        '      - provider: openai',
+        '        model: gpt-4o',
+        '      - provider: opnai',
+        '        model: 3',
+        '  empty:',
+        '    targets: []',
+        'store:',
+        '  type: redis',
+      ].join('\n'),
+    );
+    expect(result.ok).toBe(false);
+    expect(lines(result)).toEqual(
+      expect.arrayContaining([
+        'server.port: expected a number <= 65535, got number 70000',
+        'server.cors: expected true or false or an object, got "maybe"',
+        'providers.openai.baseURL: expected a URL such as https://api.example.com/v1, got "not a url"',
+        'providers.anth.type: expected one of "openai", "anthropic", "gemini", "ollama", "simulated", got "anthropc"',
+        'providers.sim.faults[0].probability: expected a number <= 1, got number 2',
+        'routes.chat.strategy: expected one of "priority", "round-robin", "weighted", "least-latency", "least-cost", "least-busy" or an object, got "fastest"',
+        'routes.chat.targets[1].model: expected a string, got number 3',
+        'routes.chat.targets[1].provider: expected the name of a configured provider (openai, anth, sim), got "opnai"',
+        'routes.empty.targets: expected a non-empty list, got an empty list',
+        'store.type: expected "memory", got "redis"',
+      ]),
+    );
+    expect(lines(result).find((l) => l.startsWith('providers.sim.faults[0].kind:'))).toMatch(/expected one of "rate_limit", .*"cut", .*got "slowly"/);
+    expect(lines(result).find((l) => l.startsWith('routes.chat.retyr:'))).toBe(
+      'routes.chat.retyr: expected one of the keys strategy, targets, rules, retry, breaker, timeouts, hedge, resume, errors, cooldowns, healthCheck (did you mean "retry"?), got an unknown key',
+    );
+    expect(lines(result).length).toBe(12);
+  });
+
+  it('says what is missing', () => {
+    expect(lines(validateConfig({}))).toEqual(['providers: expected an object, got nothing', 'routes: expected an object, got nothing']);
+    expect(lines(validateConfig({ providers: {}, routes: {} }))).toEqual(['routes: expected at least one route, got none']);
+    expect(lines(validateConfig({ ...MINIMAL, routes: { chat: { targets: [{ provider: 'sim' }] } } }))).toEqual([
+      'routes.chat.targets[0].model: expected a string, got nothing',
+    ]);
+  });
+
+  it('checks durations, duplicate targets, rule ids and breaker shapes', () => {
+    const result = validateConfig({
+      providers: { sim: { type: 'simulated', latency: 'soon' } },
+      routes: {
+        chat: {
+          targets: [
+            { provider: 'sim', model: 'a' },
+            { provider: 'sim', model: 'a' },
+          ],
+          timeouts: { total: '2 hours' },
+          breaker: 'on',
+          rules: [{ if: { hasTools: true }, use: { ids: ['sim/b'] } }],
+        },
+      },
+    });
+    expect(lines(result)).toEqual(
+      expect.arrayContaining([
+        'providers.sim.latency: expected a duration such as "300ms" or a distribution such as { dist: lognormal, median: 300ms, p99: 2s }, got "soon"',
+        'routes.chat.timeouts.total: expected a duration such as 250 (ms) or "20s", got "2 hours"',
+        'routes.chat.breaker: expected false or an object, got "on"',
+        'routes.chat.targets[1].model: expected a target id unique in the route (set `id` to tell two targets of one provider and model apart), got a second "sim/a"',
+        'routes.chat.rules[0].use.ids[0]: expected the id of a target of this route (sim/a), got "sim/b"',
+      ]),
+    );
+  });
+
+  it('reports what only the provider can check (a fault window that ends before it starts) under its path', () => {
+    const config = valid(validateConfig({ ...MINIMAL, providers: { sim: { type: 'simulated', faults: [{ kind: 'server', between: ['2h', '10m'] }] } } }));
+    let error: unknown;
+    try {
+      buildRouteTable(config, { clock: realClock, store: createMemoryStore() }).close();
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(RouteTableError);
+    expect((error as RouteTableError).problems.map(formatProblem)).toEqual(['providers.sim.faults[0].between: expected a value the provider accepts, got ends before it starts']);
+  });
+
+  it('never prints a secret that ended up in the wrong field', () => {
+    const result = validateConfig({ ...MINIMAL, providers: { sim: { type: 'simulated', reply: 1 }, o: { type: 'openai', headers: 'Bearer sk-proj-abcdefghijklmnop1234' } } });
+    const text = lines(result).join('\n');
+    expect(text).toContain('providers.o.headers: expected an object');
+    expect(text).not.toContain('abcdefghijklmnop1234');
+  });
+
+  it('reports YAML syntax errors with their line, and JSON files as JSON', async () => {
+    const yaml = parseConfigText('providers:\n  a: [1, 2\nroutes: {}\n');
+    expect(yaml.ok).toBe(false);
+    expect(lines(yaml)[0]).toMatch(/^line \d+, column \d+: expected valid YAML, got /);
+    const dir = await mkdtemp(join(tmpdir(), 'ballast-config-'));
+    try {
+      await writeFile(join(dir, 'ok.json'), JSON.stringify(MINIMAL));
+      expect(valid(await loadConfigFile(join(dir, 'ok.json'))).routes.chat!.targets[0]!.model).toBe('m1');
+      await writeFile(join(dir, 'bad.json'), '{"providers": ');
+      expect(lines(await loadConfigFile(join(dir, 'bad.json')))[0]).toMatch(/^\(config\): expected valid JSON, got /);
+      expect(lines(await loadConfigFile(join(dir, 'missing.yaml')))).toEqual([`${join(dir, 'missing.yaml')}: expected a readable config file, got no such file`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fills in defaults: loopback, port 4000, 1mb body limit, memory store', () => {
+    const config = valid(validateConfig(MINIMAL));
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 4000, tokens: [], bodyLimit: '1mb', cors: false });
+    expect(config.store).toEqual({ type: 'memory' });
+  });
+});
+
+describe('${ENV} references', () => {
+  const env = { KEY: 'sk-from-env-123', PORT: '8080', EMPTY: '' };
+
+  it('resolves ${X} and ${X:-default}, keeps $${X} literal', () => {
+    const { value, problems } = resolveEnvRefs({ a: '${KEY}', b: 'x-${KEY}-y', c: '${NOPE:-fallback}', d: '${EMPTY:-was empty}', e: '$${KEY}', f: ['${PORT}'] }, env);
+    expect(problems).toEqual([]);
+    expect(value).toEqual({ a: 'sk-from-env-123', b: 'x-sk-from-env-123-y', c: 'fallback', d: 'was empty', e: '${KEY}', f: ['8080'] });
+  });
+
+  it('a missing variable is an error naming the path and the variable', () => {
+    const result = validateConfig({ ...MINIMAL, providers: { o: { type: 'openai', apiKey: '${OPENAI_KEY_NOT_SET}' }, sim: { type: 'simulated' } } }, { env });
+    expect(lines(result)).toEqual([
+      'providers.o.apiKey: expected the environment variable OPENAI_KEY_NOT_SET to be set (or a default: ${OPENAI_KEY_NOT_SET:-value}), got OPENAI_KEY_NOT_SET unset',
+    ]);
+  });
+
+  it('a malformed reference is an error', () => {
+    const result = validateConfig({ ...MINIMAL, server: { host: '${1BAD}' } }, { env });
+    expect(lines(result)).toEqual(['server.host: expected an environment reference such as ${OPENAI_API_KEY} or ${PORT:-4000}, got "${1BAD}"']);
+  });
+
+  it('a port from the environment becomes a number', () => {
+    const config = valid(parseConfigText('server:\n  port: ${PORT:-4000}\nproviders:\n  sim: { type: simulated }\nroutes:\n  chat:\n    targets: [{ provider: sim, model: m }]\n', 'yaml', { env }));
+    expect(config.server.port).toBe(8080);
+  });
+});
+
+describe('the default config: provider keys or demo mode', () => {
+  it('demo mode when no provider key is set', () => {
+    const chosen = defaultConfig({ PATH: '/bin', OPENAI_API_KEY: '  ' });
+    expect(chosen.demo).toBe(true);
+    expect(chosen.config).toBe(DEMO_CONFIG);
+    const config = valid(validateConfig(chosen.config, { env: {} }));
+    expect(Object.values(config.providers).every((p) => p.type === 'simulated')).toBe(true);
+    expect(Object.keys(config.routes)).toContain('demo');
+  });
+
+  it('one route per provider key plus a default route across all, keys kept as references', () => {
+    const env = { OPENAI_API_KEY: 'sk-real-openai-key-1234', ANTHROPIC_API_KEY: 'sk-ant-real-1234567890', GEMINI_API_KEY: 'AIzaSyExample123456', OLLAMA_HOST: '127.0.0.1:11434', BALLAST_OPENAI_MODEL: 'gpt-4.1' };
+    const chosen = defaultConfig(env);
+    expect(chosen.demo).toBe(false);
+    expect(chosen.sources).toEqual(['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'OLLAMA_HOST']);
+    expect(JSON.stringify(chosen.config)).not.toContain('sk-real-openai-key-1234');
+    const config = valid(validateConfig(chosen.config, { env }));
+    expect(Object.keys(config.routes)).toEqual(['openai', 'anthropic', 'gemini', 'ollama', 'default']);
+    expect(config.routes.default!.targets.map((t) => `${t.provider}/${t.model}`)).toEqual([
+      'openai/gpt-4.1',
+      'anthropic/claude-sonnet-4-5',
+      'gemini/gemini-2.5-flash',
+      'ollama/llama3.2',
+    ]);
+    expect(config.providers.openai).toMatchObject({ type: 'openai', apiKey: 'sk-real-openai-key-1234' });
+  });
+
+  it('only the providers whose keys are set', () => {
+    const chosen = defaultConfig({ ANTHROPIC_API_KEY: 'sk-ant-x' });
+    expect(Object.keys(chosen.config.routes ?? {})).toEqual(['anthropic', 'default']);
+  });
+});
+
+describe('demo mode', () => {
+  let gateway: Gateway | undefined;
+  afterEach(async () => {
+    await gateway?.close();
+    gateway = undefined;
+  });
+
+  it('labels every answer as simulated: header and text', async () => {
+    const clock = createVirtualClock(Date.now());
+    gateway = createGateway({ config: { ...valid(validateConfig(DEMO_CONFIG)), server: { ...valid(validateConfig(DEMO_CONFIG)).server, port: 0 } }, demo: true, clock, logger: createLogger({ level: 'silent' }) });
+    const { url } = await gateway.listen();
+    const pending = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'hello demo' }] }),
+    });
+    let response: Response | undefined;
+    void pending.then((r) => (response = r));
+    for (let i = 0; i < 600 && !response; i++) await clock.advance(50);
+    expect(response).toBeDefined();
+    expect(response!.status).toBe(200);
+    expect(response!.headers.get('x-ballast-demo')).toBe('simulated');
+    const body = (await response!.json()) as { choices: Array<{ message: { content: string } }> };
+    expect(body.choices[0]!.message.content).toMatch(/^\[simulated\] .*no real model was called.*hello demo/);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.headers.get('x-ballast-demo')).toBe('simulated');
+  });
+
+  it('a minute of traffic shows retries, fallbacks, cooldowns and a breaker opening', async () => {
+    const clock = createVirtualClock(0);
+    gateway = createGateway({ config: valid(validateConfig(DEMO_CONFIG)), demo: true, clock, logger: createLogger({ level: 'silent' }) });
+    const seen = new Map<string, number>();
+    gateway.on((event: GatewayEvent) => {
+      if (event.type !== 'router') return;
+      const key = event.event.type === 'breaker' ? `breaker:${event.event.to}` : event.event.type;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    });
+    const router = gateway.route('demo')!.router;
+    const calls: Array<Promise<unknown>> = [];
+    let failures = 0;
+    // Two requests a second for a minute, half of them streamed.
+    for (let t = 0; t < 60_000; t += 500) {
+      const request = { messages: [{ role: 'user' as const, content: `request at ${t}` }] };
+      const call =
+        t % 1000 === 0
+          ? router.chat(request)
+          : (async () => {
+              for await (const _event of router.stream(request)) void _event;
+            })();
+      calls.push(call.catch(() => failures++));
+      await clock.advance(500);
+    }
+    await clock.advance(30_000);
+    await Promise.all(calls);
+    expect(seen.get('retry')).toBeGreaterThan(0);
+    expect(seen.get('fallback')).toBeGreaterThan(0);
+    expect(seen.get('cooldown')).toBeGreaterThan(0);
+    expect(seen.get('breaker:open')).toBeGreaterThan(0);
+    expect(seen.get('success')).toBeGreaterThan(100);
+    expect(failures).toBeLessThan(12);
+  });
+});
+
+describe('reload', () => {
+  let mock: OpenAiMock;
+  let gateway: Gateway;
+  let url: string;
+  const logs: string[] = [];
+
+  const configFor = (route: string, extra: Record<string, unknown> = {}) =>
+    valid(
+      validateConfig({
+        server: { port: 0, shutdownGrace: '2s' },
+        providers: { oai: { type: 'openai', apiKey: 'sk-reload-key-1234567', baseURL: mock.url } },
+        routes: { [route]: { targets: [{ provider: 'oai', model: 'gpt-4o' }], retry: { attempts: 1 }, ...extra } },
+      }),
+    );
+  const ask = (model: string) =>
+    fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+
+  beforeAll(async () => {
+    mock = await startOpenAiMock({
+      replies: (request) => {
+        const text = JSON.stringify(request.body);
+        return text.includes('slow please') ? { type: 'text', text: 'slow answer', delayMs: 300 } : { type: 'text', text: 'fast answer' };
+      },
+    });
+    gateway = createGateway({ config: configFor('first'), logger: createLogger({ write: (line) => logs.push(line) }) });
+    url = (await gateway.listen()).url;
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await mock?.close();
+  });
+
+  it('keeps the old config when the new one is invalid, and says why', async () => {
+    const result = gateway.reload({ providers: { oai: { type: 'openai' } }, routes: { broken: { targets: [{ provider: 'nope', model: 'x' }] } } });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.problems.map(formatProblem)).toEqual(['routes.broken.targets[0].provider: expected the name of a configured provider (oai), got "nope"']);
+    expect((await ask('first')).status).toBe(200);
+    expect((await ask('broken')).status).toBe(404);
+    expect(logs.some((l) => l.includes('reload rejected'))).toBe(true);
+  });
+
+  it('keeps the old config when a provider refuses the new one', async () => {
+    const config = configFor('second');
+    const result = gateway.reload({ ...config, providers: { ...config.providers, sim: { type: 'simulated', faults: [{ kind: 'server', between: ['1h', '1m'] }] } } });
+    expect(result.ok).toBe(false);
+    expect((await ask('first')).status).toBe(200);
+  });
+
+  it('swaps routes without dropping a request in flight', async () => {
+    const events: GatewayEvent[] = [];
+    const dispose = gateway.on((e) => events.push(e));
+    const oldRouter = gateway.route('first')!.router;
+    const inFlight = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'first', messages: [{ role: 'user', content: 'slow please' }] }),
+    });
+    await expect.poll(() => gateway.inFlight).toBe(1);
+    const result = gateway.reload(configFor('second'));
+    expect(result.ok).toBe(true);
+    expect(gateway.route('second')).toBeDefined();
+    expect(gateway.route('first')).toBeUndefined();
+    const response = await inFlight;
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).toBe('slow answer');
+    expect((await ask('second')).status).toBe(200);
+    expect((await ask('first')).status).toBe(404);
+    expect(events.some((e) => e.type === 'reload' && e.routes.join() === 'second')).toBe(true);
+    // The old router finished its request and was retired: its events no longer reach the gateway.
+    const fromOld = () => events.filter((e) => e.type === 'router' && e.route === 'first').length;
+    expect(fromOld()).toBeGreaterThan(0);
+    const before = fromOld();
+    await oldRouter.chat({ messages: [{ role: 'user', content: 'direct' }] });
+    expect(fromOld()).toBe(before);
+    dispose();
+  });
+});

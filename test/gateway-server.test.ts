@@ -1,0 +1,237 @@
+// The gateway's own endpoints and lifecycle: /status, /healthz, /v1/models/{id}, request ids, CORS,
+// the seam for extra endpoints (dashboard, /metrics), and graceful shutdown.
+import { afterEach, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/gateway/config-load.js';
+import type { GatewayConfigInput } from '../src/gateway/config-schema.js';
+import { createLogger } from '../src/gateway/logger.js';
+import { createGateway, type Gateway } from '../src/gateway/server.js';
+import { startOpenAiMock, type OpenAiMock, type OpenAiMockReply } from '../src/mock/openai-mock.js';
+
+let gateway: Gateway | undefined;
+let mock: OpenAiMock | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  await mock?.close();
+  gateway = undefined;
+  mock = undefined;
+});
+
+async function start(replies: OpenAiMockReply[], server: GatewayConfigInput['server'] = {}, routes?: GatewayConfigInput['routes']): Promise<string> {
+  mock = await startOpenAiMock({ replies, whenExhausted: 'repeat-last' });
+  const loaded = validateConfig({
+    server: { port: 0, ...server },
+    providers: { oai: { type: 'openai', baseURL: mock.url }, sim: { type: 'simulated' } },
+    routes: routes ?? {
+      chat: {
+        targets: [
+          { provider: 'oai', model: 'gpt-4o' },
+          { provider: 'sim', model: 'backup' },
+        ],
+        retry: { attempts: 1 },
+        breaker: { consecutive: 1, openFor: '1m' },
+      },
+    },
+  });
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'silent' }) });
+  return (await gateway.listen()).url;
+}
+
+const chat = (url: string, body: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
+  fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...body }),
+  });
+
+describe('endpoints', () => {
+  it('/status shows routes, targets, breaker states and cooldowns', async () => {
+    const url = await start([{ type: 'error', kind: 'server' }]);
+    const answer = await chat(url);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('x-ballast-target')).toBe('sim/backup');
+    const status = (await (await fetch(`${url}/status`)).json()) as {
+      demo: boolean;
+      routes: Array<{ name: string; strategy: string; targets: Array<Record<string, unknown>> }>;
+    };
+    expect(status.demo).toBe(false);
+    expect(status.routes.map((r) => [r.name, r.strategy])).toEqual([['chat', 'priority']]);
+    const [openai, backup] = status.routes[0]!.targets;
+    expect(openai).toMatchObject({ id: 'oai/gpt-4o', provider: 'oai', type: 'openai', model: 'gpt-4o', available: false, breaker: { state: 'open' } });
+    expect(openai!.unavailable).toMatchObject({ reason: 'breaker_open' });
+    expect(backup).toMatchObject({ id: 'sim/backup', type: 'simulated', available: true, breaker: { state: 'closed' }, cooldown: null });
+  });
+
+  it('/status lists a cooldown after a 429', async () => {
+    const url = await start([{ type: 'error', kind: 'rate_limit', retryAfter: 40 }]);
+    expect((await chat(url)).status).toBe(200);
+    const status = (await (await fetch(`${url}/status`)).json()) as { routes: Array<{ targets: Array<{ cooldown: { reason: string; remainingMs: number } | null }> }> };
+    const cooldown = status.routes[0]!.targets[0]!.cooldown!;
+    expect(cooldown.reason).toBe('rate_limit');
+    expect(cooldown.remainingMs).toBeGreaterThan(30_000);
+  });
+
+  it('/healthz, /v1/models/{id} and the request id', async () => {
+    const url = await start([{ type: 'text', text: 'ok' }]);
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${url}/v1/models/chat`)).json()).toMatchObject({ id: 'chat', object: 'model' });
+    expect(await (await fetch(`${url}/v1/models/oai%2Fgpt-4o`)).json()).toMatchObject({ id: 'oai/gpt-4o' });
+    expect((await fetch(`${url}/v1/models/nope`)).status).toBe(404);
+    const answer = await chat(url, {}, { 'x-request-id': 'trace-123' });
+    expect(answer.headers.get('x-request-id')).toBe('trace-123');
+    const generated = await chat(url, {}, { 'x-request-id': 'bad id with spaces' });
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('a bare model name served by exactly one provider reaches its target', async () => {
+    const url = await start([{ type: 'text', text: 'from openai' }]);
+    const answer = await chat(url, { model: 'backup' });
+    expect(answer.headers.get('x-ballast-target')).toBe('sim/backup');
+    const direct = await chat(url, { model: 'gpt-4o' });
+    expect(direct.headers.get('x-ballast-target')).toBe('oai/gpt-4o');
+  });
+
+  it('CORS: preflight answered and headers exposed when configured; none otherwise', async () => {
+    const url = await start([{ type: 'text', text: 'ok' }], { cors: { origins: ['https://app.example'] } });
+    const preflight = await fetch(`${url}/v1/chat/completions`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+    const answer = await chat(url, {}, { origin: 'https://app.example' });
+    expect(answer.headers.get('access-control-expose-headers')).toContain('x-ballast-target');
+    const stranger = await chat(url, {}, { origin: 'https://evil.example' });
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('backpressure', () => {
+  it('a slow reader gets the whole long stream (the gateway waits for the socket to drain)', async () => {
+    const reply = 'abcdefghij'.repeat(200_000);
+    const url = await start([{ type: 'text', text: 'unused' }], {}, {
+      long: { targets: [{ provider: 'sim', model: 'long' }] },
+    });
+    gateway!.reload({
+      ...gateway!.config,
+      providers: { ...gateway!.config.providers, sim: { type: 'simulated', reply, chunkSize: 1000 } },
+    });
+    const response = await chat(url, { model: 'long', stream: true });
+    const reader = response.body!.getReader();
+    // Let the gateway run into a full socket buffer before reading anything.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    let text = '';
+    let buffered = '';
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      const frames = buffered.split('\n\n');
+      buffered = frames.pop()!;
+      for (const frame of frames) {
+        if (frame === 'data: [DONE]') continue;
+        const chunk = JSON.parse(frame.slice(6)) as { choices: Array<{ delta: { content?: string } }> };
+        text += chunk.choices[0]?.delta.content ?? '';
+      }
+    }
+    expect(text.length).toBe(reply.length);
+    expect(text === reply).toBe(true);
+  });
+});
+
+describe('the seam for extra endpoints', () => {
+  it('handle() adds exact endpoints, use() takes what nothing else did; both behind auth unless told', async () => {
+    const url = await start([{ type: 'text', text: 'ok' }], { tokens: ['seam-token-123456'] });
+    const g = gateway!;
+    g.handle('GET', '/metrics', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`routes ${[...g.routers().keys()].join(',')}\n`);
+    });
+    g.use((req, res) => {
+      if (req.url !== '/') return false;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<h1>dashboard</h1>');
+      return true;
+    }, { auth: false });
+    const auth = { authorization: 'Bearer seam-token-123456' };
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect(await (await fetch(`${url}/metrics`, { headers: auth })).text()).toBe('routes chat\n');
+    expect(await (await fetch(`${url}/`)).text()).toBe('<h1>dashboard</h1>');
+    expect((await fetch(`${url}/elsewhere`)).status).toBe(404);
+    expect(g.routers().get('chat')).toBe(g.route('chat')!.router);
+  });
+
+  it('on() sees router decisions and requests', async () => {
+    const url = await start([{ type: 'error', kind: 'server' }]);
+    const seen: string[] = [];
+    gateway!.on((e) => seen.push(e.type === 'router' ? `router:${e.event.type}` : e.type));
+    await chat(url);
+    expect(seen).toEqual(expect.arrayContaining(['router:attempt', 'router:fallback', 'router:breaker', 'router:success', 'request']));
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('stops accepting, lets an in-flight stream finish, then closes', async () => {
+    const url = await start([{ type: 'text', text: 'one two three four five six seven eight', chunkDelayMs: 40 }], { shutdownGrace: '5s' });
+    const response = await chat(url, { stream: true });
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    const closed = gateway!.close();
+    // Read the rest while the gateway drains.
+    let text = new TextDecoder().decode(first.value);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await closed;
+    expect(text).toContain('"content":"eight"');
+    expect(text.trim().endsWith('data: [DONE]')).toBe(true);
+    await expect(chat(url)).rejects.toThrow();
+  });
+
+  it('aborts what is still running after the grace period (the upstream sees it)', async () => {
+    const url = await start([{ type: 'stall-after', text: 'never ending' }], { shutdownGrace: '150ms' });
+    const response = await chat(url, { stream: true });
+    const reader = response.body!.getReader();
+    await reader.read();
+    const started = Date.now();
+    await gateway!.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    await expect.poll(() => mock!.requests.at(-1)!.disconnected).toBe(true);
+    // The client sees the stream end without [DONE].
+    let rest = '';
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += new TextDecoder().decode(value);
+      }
+    } catch {
+      // a reset connection is fine too
+    }
+    expect(rest).not.toContain('[DONE]');
+  });
+});
+
+describe('structured logs', () => {
+  it('one JSON object per line; known secrets and key-shaped strings masked', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ write: (line) => lines.push(line), secrets: ['my-client-token-xyz', 'short'] });
+    logger.info('request', { note: 'token my-client-token-xyz and key sk-proj-ABCDEFGHIJKLMNOP and "quoted\\"my-client-token-xyz"' });
+    logger.debug('hidden at info');
+    logger.warn('short words stay');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line.endsWith('\n') && !line.slice(0, -1).includes('\n')).toBe(true);
+    const first = JSON.parse(lines[0]!) as Record<string, string>;
+    expect(first).toMatchObject({ level: 'info', msg: 'request' });
+    expect(first.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(lines[0]).not.toContain('my-client-token-xyz');
+    expect(lines[0]).not.toContain('ABCDEFGHIJKLMNOP');
+    expect(JSON.parse(lines[1]!).msg).toBe('short words stay');
+  });
+});

@@ -1,0 +1,71 @@
+// The gateway's pooled node:http transport: what providers rely on (aborts, cuts, reuse).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeTransport } from '../src/gateway/node-transport.js';
+import { startMockServer, type MockReply, type MockServer } from '../src/mock/mock-server.js';
+
+let server: MockServer;
+const pool = nodeTransport();
+
+beforeAll(async () => {
+  server = await startMockServer((request): MockReply => {
+    if (request.path === '/stall') return { headers: { 'content-type': 'text/event-stream' }, frames: [{ write: 'data: 1\n\n' }, { stall: true }] };
+    if (request.path === '/cut') return { headers: { 'content-type': 'text/event-stream' }, frames: [{ write: 'data: 1\n\n' }, { cut: true }] };
+    if (request.path === '/slow') return { delayMs: 2000, json: { late: true } };
+    return { status: 201, headers: { 'x-ratelimit-remaining-requests': '9' }, json: { echo: request.json, auth: request.headers.authorization } };
+  });
+});
+afterAll(async () => {
+  pool.close();
+  await server.close();
+});
+
+const send = (path: string, signal = new AbortController().signal) =>
+  pool.transport({ url: `${server.url}${path}`, method: 'POST', headers: { authorization: 'Bearer k', 'content-type': 'application/json' }, body: '{"a":1}', signal });
+
+describe('nodeTransport', () => {
+  it('sends the body and headers, returns status, headers and text', async () => {
+    const response = await send('/echo');
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('9');
+    expect(JSON.parse(await response.text())).toEqual({ echo: { a: 1 }, auth: 'Bearer k' });
+  });
+
+  it('an abort before the headers rejects with the reason, and the server sees it', async () => {
+    const controller = new AbortController();
+    const pending = send('/slow', controller.signal);
+    await expect.poll(() => server.requests.some((r) => r.path === '/slow')).toBe(true);
+    const reason = new Error('caller left');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    const recorded = server.requests.find((r) => r.path === '/slow')!;
+    await recorded.disconnect;
+    expect(recorded.disconnected).toBe(true);
+  });
+
+  it('an abort mid-body ends the body with the reason and drops the connection', async () => {
+    const controller = new AbortController();
+    const response = await send('/stall', controller.signal);
+    const reader = response.body[Symbol.asyncIterator]();
+    expect(Buffer.from((await reader.next()).value as Uint8Array).toString()).toBe('data: 1\n\n');
+    const next = reader.next();
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(next).rejects.toBe(reason);
+    const recorded = server.requests.filter((r) => r.path === '/stall').at(-1)!;
+    await recorded.disconnect;
+  });
+
+  it('a connection cut mid-body is an error, never a clean end', async () => {
+    const response = await send('/cut');
+    const read = (async () => {
+      for await (const _chunk of response.body) void _chunk;
+    })();
+    await expect(read).rejects.toThrow();
+  });
+
+  it('a body can be read once only', async () => {
+    const response = await send('/echo');
+    await response.text();
+    await expect(response.text()).rejects.toThrow(/already read/);
+  });
+});
