@@ -158,3 +158,16 @@ describe('README examples: routing', () => {
     await mock.close();
   });
 });
+
+describe('README examples: the gateway config', () => {
+  it('the config example is valid once its environment variables are set', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parseConfigText } = await import('../src/gateway/config-load.js');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const env = { BALLAST_TOKEN: 't', OPENAI_API_KEY: 'k', GROQ_API_KEY: 'k', AZURE_KEY: 'k', ANTHROPIC_API_KEY: 'k', GEMINI_API_KEY: 'k' };
+    const result = parseConfigText(yaml!, 'yaml', { env });
+    expect(result.ok ? [] : result.problems).toEqual([]);
+  });
+});
