@@ -3,6 +3,7 @@ import type { ErrorKind } from '../llm/error-kind.js';
 
 type Usage = NonNullable<ChatResponse['usage']>;
 import type { LlmError } from '../llm/llm-error.js';
+import type { Dispose, Emitter } from '../policy/events.js';
 import type { CircuitState } from '../policy/circuit-breaker.js';
 import type { AttemptRecord } from './attempt-record.js';
 import type { CooldownReason } from './target-runtime.js';
@@ -93,3 +94,34 @@ export type RouterEvent =
 
 /** The event type names. */
 export type RouterEventType = RouterEvent['type'];
+
+/** The subscription methods both routers offer, over one emitter of router events. */
+export interface RouterEventSubscriptions {
+  /** Listens to one event type (`'fallback'`, `'retry'`, …) or to all with `'*'`. */
+  on<K extends RouterEventType>(type: K, listener: (event: Extract<RouterEvent, { type: K }>) => void): Dispose;
+  on(type: '*', listener: (event: RouterEvent) => void): Dispose;
+  /** `onFallback((from, to, error) => …)`. */
+  onFallback(listener: (from: string, to: string, error: LlmError) => void): Dispose;
+  /** Called when a call failed on every target (not on the caller's own abort), with its attempts. */
+  onAllFailed(listener: (error: LlmError, attempts: readonly AttemptRecord[]) => void): Dispose;
+}
+
+/** Builds {@link RouterEventSubscriptions} over an emitter. */
+export function routerEventSubscriptions(events: Emitter<RouterEvent>): RouterEventSubscriptions {
+  return {
+    on(type: RouterEventType | '*', listener: (event: never) => void): Dispose {
+      const l = listener as (event: RouterEvent) => void;
+      return events.on(type === '*' ? l : (event) => event.type === type && l(event));
+    },
+    onFallback(listener) {
+      return events.on((event) => {
+        if (event.type === 'fallback') listener(event.from, event.to, event.error);
+      });
+    },
+    onAllFailed(listener) {
+      return events.on((event) => {
+        if (event.type === 'failure' && event.error.kind !== 'aborted') listener(event.error, event.attempts);
+      });
+    },
+  };
+}

@@ -17,7 +17,7 @@ import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
 import { createTargetRetry, walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
-import type { RouterFallbackEvent, RouterFailureEvent, RouterEvent, RouterEventType } from './router-events.js';
+import { routerEventSubscriptions, type RouterFailureEvent, type RouterEvent, type RouterEventType } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
@@ -430,20 +430,7 @@ export function createRouter(options: RouterOptions): Router {
       };
     },
 
-    on(type: RouterEventType | '*', listener: (event: never) => void): Dispose {
-      const l = listener as (event: RouterEvent) => void;
-      return events.on(type === '*' ? l : (event) => event.type === type && l(event));
-    },
-    onFallback(listener) {
-      return events.on((event) => {
-        if (event.type === 'fallback') listener((event as RouterFallbackEvent).from, event.to, event.error);
-      });
-    },
-    onAllFailed(listener) {
-      return events.on((event) => {
-        if (event.type === 'failure' && event.error.kind !== 'aborted') listener(event.error, event.attempts);
-      });
-    },
+    ...routerEventSubscriptions(events),
     targets: () => runtimes.map((r) => r.target),
     runtime: (id) => runtimes.find((r) => r.target.id === id),
     addTarget: (targetOptions) => add(targetOptions, runtimes.length),

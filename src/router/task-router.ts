@@ -13,7 +13,7 @@ import { openCallScope, asFinalError } from './call-scope.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
 import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
-import type { RouterEvent, RouterEventType, RouterFallbackEvent } from './router-events.js';
+import { routerEventSubscriptions, type RouterEvent, type RouterEventType } from './router-events.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import type { Target } from './target.js';
 import { toLlmError } from './to-llm-error.js';
@@ -191,20 +191,7 @@ export function createTaskRouter<I, O>(options: TaskRouterOptions<I, O>): TaskRo
       }
     },
 
-    on(type: RouterEventType | '*', listener: (event: never) => void): Dispose {
-      const l = listener as (event: RouterEvent) => void;
-      return events.on(type === '*' ? l : (event) => event.type === type && l(event));
-    },
-    onFallback(listener) {
-      return events.on((event) => {
-        if (event.type === 'fallback') listener((event as RouterFallbackEvent).from, event.to, event.error);
-      });
-    },
-    onAllFailed(listener) {
-      return events.on((event) => {
-        if (event.type === 'failure' && event.error.kind !== 'aborted') listener(event.error, event.attempts);
-      });
-    },
+    ...routerEventSubscriptions(events),
     targets: () => runtimes.map((r) => r.target.id),
     runtime: (id) => runtimes.find((r) => r.target.id === id),
     close() {
