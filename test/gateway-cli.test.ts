@@ -94,7 +94,7 @@ describe('help and usage errors', () => {
       [['frobnicate'], /^ballast: unknown command "frobnicate" \(see ballast --help\)\n$/],
       [['serve', '--port', 'eighty'], /^ballast: --port expects a port number from 0 to 65535, got "eighty" \(see ballast serve --help\)\n$/],
       [['serve', '--bogus'], /^ballast: Unknown option '--bogus'.*\(see ballast serve --help\)\n$/],
-      [['mock'], /^ballast: `ballast mock` is not available yet in this version \(see ballast --help\)\n$/],
+      [['simulate'], /^ballast: `ballast simulate` is not available yet in this version \(see ballast --help\)\n$/],
     ];
     for (const [args, message] of cases) {
       const io = captured();

@@ -6,8 +6,9 @@ Usage: ballast <command> [options]
 Commands:
   serve    start the OpenAI-compatible gateway (demo mode when no config and no provider keys)
   check    validate a config file and print every problem
+  mock     start mock OpenAI, Anthropic, Gemini and Ollama servers for your own tests
 
-Not available yet in this version: \`ballast mock\` (mock provider servers) and \`ballast simulate\`.
+Not available yet in this version: \`ballast simulate\`.
 
 Options:
   -h, --help       show help (also after a command: ballast serve --help)
@@ -51,4 +52,39 @@ environment (provider keys, or demo mode).
 
 Options:
   -h, --help   this help
+`;
+
+/** `ballast mock --help`. */
+export const MOCK_HELP = `Usage: ballast mock [--scenario FILE] [--port N] [--host H]
+
+Starts four mock provider servers that speak the real wire formats, for your own tests:
+  openai     http://127.0.0.1:4010/v1       POST /v1/chat/completions (JSON or SSE), GET /v1/models
+  anthropic  http://127.0.0.1:4011          POST /v1/messages (JSON or SSE)
+  gemini     http://127.0.0.1:4012/v1beta   POST /v1beta/models/{model}:generateContent, :streamGenerateContent
+  ollama     http://127.0.0.1:4013          POST /api/chat (NDJSON or JSON), GET /api/tags
+Each request is logged on standard output (protocol, method, path, model); the URLs go to
+standard error. Ctrl-C or SIGTERM closes the servers.
+
+Scenario file (YAML, or JSON for .json files): each part is that mock's scenario, a list of
+replies or an object with \`replies\` and options; a protocol left out answers a short text.
+  openai:                               # options: whenExhausted (repeat-last | cycle | error), apiKey, models
+    replies:
+      - { type: error, kind: rate_limit, retryAfter: 1 }
+      - { type: text, text: "Hello there", toolCalls: [{ name: get_weather, arguments: { city: Oslo } }] }
+  anthropic:                            # options: cycle (true | false), apiKey
+    - { type: text, text: "Hi from Claude", chunkDelayMs: 50 }
+  gemini:                               # options: loop (true | false), apiKey, models
+    loop: true                          # without it, Gemini answers 500 once the replies run out
+    replies: [{ type: text, text: "Hi from Gemini" }]
+  ollama:                               # options: whenExhausted, models
+    - { type: stream-error-after, text: "partial" }
+Reply types: text, error (with kind), stream-error-after, stall-after, cut-after, and per
+protocol truncate-after / eof-after, malformed-frame / malformed-line, content-filter, refusal,
+blocked, safety. Replies are played in order, one per valid request; by default the last repeats.
+
+Options:
+  -s, --scenario FILE  the scenario file (default: every request gets a short text answer)
+  -p, --port N         the first port; the others follow (default 4010: 4010-4013; 0 for free ports)
+  -H, --host H         address to listen on (default 127.0.0.1, loopback only)
+  -h, --help           this help
 `;

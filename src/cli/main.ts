@@ -2,6 +2,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checkCommand } from './check.js';
 import { MAIN_HELP } from './help.js';
+import { mockCommand } from './mock.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 import { ConfigError, serveCommand } from './serve.js';
 
@@ -25,6 +26,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'check':
         return await checkCommand(rest, io);
       case 'mock':
+        return await mockCommand(rest, io);
       case 'simulate':
         io.err(`ballast: \`ballast ${command}\` is not available yet in this version (see ballast --help)\n`);
         return 2;
@@ -37,7 +39,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return 1;
     }
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    const where = command === 'serve' || command === 'check' ? `ballast ${command} --help` : 'ballast --help';
+    const where = command === 'serve' || command === 'check' || command === 'mock' ? `ballast ${command} --help` : 'ballast --help';
     io.err(`ballast: ${(error as Error).message ?? String(error)}${usage ? ` (see ${where})` : ''}\n`);
     return usage ? 2 : 1;
   }
