@@ -66,3 +66,12 @@ export function printTable(results: BenchResult[]): void {
     );
   }
 }
+
+/**
+ * Loads the BUILT package (`npm run bench:*` runs tsup first), typed as the sources. Benchmarks run
+ * the built code so that tsx's transform (which wraps every closure) does not distort our numbers;
+ * the import path is a variable so typechecking does not need a build.
+ */
+export async function loadBuilt<T>(path: string): Promise<T> {
+  return (await import(new URL(path, import.meta.url).href)) as T;
+}

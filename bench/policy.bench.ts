@@ -13,8 +13,10 @@ import {
   timeout as cockatielTimeout,
   wrap,
 } from 'cockatiel';
-import { circuitBreaker, pipeline, retry, timeout } from '../dist/policy/index.js';
-import { benchOptions, printTable, runBench } from './harness.js';
+import type * as PolicyModule from '../src/policy/index.js';
+import { benchOptions, loadBuilt, printTable, runBench } from './harness.js';
+
+const { circuitBreaker, pipeline, retry, timeout } = await loadBuilt<typeof PolicyModule>('../dist/policy/index.js');
 
 const work = async () => 42;
 

@@ -18,8 +18,11 @@ import {
   timeout as cockatielTimeout,
   wrap,
 } from 'cockatiel';
-import { createRouter, type ChatProvider, type ChatRequest, type ChatResponse, type ProviderCall, type StreamEvent } from '../dist/index.js';
-import { benchOptions, printTable, runBench, type BenchResult } from './harness.js';
+import type { ChatProvider, ChatRequest, ChatResponse, ProviderCall, StreamEvent } from '../src/index.js';
+import type * as BallastModule from '../src/index.js';
+import { benchOptions, loadBuilt, printTable, runBench, type BenchResult } from './harness.js';
+
+const { createRouter } = await loadBuilt<typeof BallastModule>('../dist/index.js');
 
 const answer: ChatResponse = {
   text: 'Hello!',
