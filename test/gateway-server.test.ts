@@ -150,7 +150,7 @@ describe('the seam for extra endpoints', () => {
       res.end(`routes ${[...g.routers().keys()].join(',')}\n`);
     });
     g.use((req, res) => {
-      if (req.url !== '/') return false;
+      if (req.url !== '/custom') return false;
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<h1>dashboard</h1>');
       return true;
@@ -158,7 +158,7 @@ describe('the seam for extra endpoints', () => {
     const auth = { authorization: 'Bearer seam-token-123456' };
     expect((await fetch(`${url}/metrics`)).status).toBe(401);
     expect(await (await fetch(`${url}/metrics`, { headers: auth })).text()).toBe('routes chat\n');
-    expect(await (await fetch(`${url}/`)).text()).toBe('<h1>dashboard</h1>');
+    expect(await (await fetch(`${url}/custom`)).text()).toBe('<h1>dashboard</h1>');
     expect((await fetch(`${url}/elsewhere`)).status).toBe(404);
     expect(g.routers().get('chat')).toBe(g.route('chat')!.router);
   });

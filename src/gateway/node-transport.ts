@@ -83,15 +83,18 @@ function toResponse(res: IncomingMessage, signal: AbortSignal): TransportRespons
     body: {
       async *[Symbol.asyncIterator]() {
         claim();
+        let failed = false;
         try {
-          for await (const chunk of res) yield chunk as Uint8Array;
+          // Not destroyed on `break`: a reader that stops at the protocol's terminal event ([DONE],
+          // message_stop) leaves only the chunked terminator unread, and the socket is worth keeping.
+          for await (const chunk of res.iterator({ destroyOnReturn: false })) yield chunk as Uint8Array;
           // A body that ends before its declared length (or chunked terminator) is a cut, not an end.
           if (!res.complete) throw new Error('terminated: the upstream closed the connection mid-body');
         } catch (error) {
+          failed = true;
           throw signal.aborted ? signal.reason : error;
         } finally {
-          // Releases the socket when the consumer stops early (abort, error, break).
-          if (!res.complete) res.destroy();
+          if (!res.complete) release(res, failed || signal.aborted);
         }
       },
     },
@@ -107,4 +110,23 @@ function toResponse(res: IncomingMessage, signal: AbortSignal): TransportRespons
       return Buffer.concat(chunks).toString('utf8');
     },
   };
+}
+
+/** How long a reader that stopped early lets the rest of a body arrive before the socket is dropped. */
+const DRAIN_MS = 1000;
+
+/**
+ * Frees a response the reader stopped reading: after an abort or an error the socket is destroyed;
+ * otherwise the rest is drained so the keep-alive connection returns to the pool, unless the
+ * upstream does not finish within {@link DRAIN_MS}.
+ */
+function release(res: IncomingMessage, destroy: boolean): void {
+  if (destroy) {
+    res.destroy();
+    return;
+  }
+  const timer = setTimeout(() => res.destroy(), DRAIN_MS);
+  timer.unref();
+  res.once('close', () => clearTimeout(timer));
+  res.resume();
 }

@@ -481,7 +481,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   // Both need a client token when tokens are configured, like every other endpoint.
   gateway.handle('GET', '/metrics', createMetricsHandler(() => gateway.routers(), () => ({ gateway: { inFlight: gateway.inFlight, demo } })));
   const dashboard = createDashboardHandler(() => gateway.routers(), { demo });
-  gateway.use((req, res) => dashboard(req, res));
+  for (const method of ['GET', 'HEAD']) {
+    for (const path of ['/', '/dashboard/data']) gateway.handle(method, path, (req, res) => void dashboard(req, res));
+  }
 
   return gateway;
 }
