@@ -359,3 +359,20 @@ describe('reload', () => {
     dispose();
   });
 });
+
+describe('per-target retry in the config', () => {
+  it('reaches the target, over the route\'s retry', async () => {
+    const { createGateway } = await import('../src/gateway/server.js');
+    const { createLogger } = await import('../src/gateway/logger.js');
+    const loaded = validateConfig({
+      providers: { sim: { type: 'simulated' } },
+      routes: { chat: { retry: { attempts: 1 }, targets: [{ provider: 'sim', model: 'a', retry: { attempts: 4, wait: '100ms' } }, { provider: 'sim', model: 'b' }] } },
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'silent' }) });
+    const [a, b] = gateway.routers().get('chat')!.targets();
+    expect(a!.retry).toEqual({ attempts: 4, wait: '100ms' });
+    expect(b!.retry).toBeUndefined();
+    await gateway.close();
+  });
+});

@@ -174,6 +174,12 @@ const strategy = z.union([
   }),
 ]);
 
+const retrySettings = obj({
+  attempts: z.number().int().min(1).max(10).optional(),
+  wait: duration.optional(),
+  maxRetryAfter: duration.optional(),
+});
+
 const target = obj({
   /** The name of an entry of `providers`. */
   provider: nonEmpty,
@@ -187,6 +193,8 @@ const target = obj({
   tags: z.array(nonEmpty).optional(),
   supportsTools: z.boolean().optional(),
   supportsStream: z.boolean().optional(),
+  /** This target's own retry, over the route's. */
+  retry: retrySettings.optional(),
 });
 
 const errorMatcher = z.union([z.enum(ERROR_KIND_NAMES), z.number().int().min(100).max(599)]);
@@ -212,11 +220,7 @@ const route = obj({
   targets: z.array(target).min(1),
   /** Conditional routing: the first rule whose `if` holds puts its targets first (or alone with `only`). */
   rules: z.array(rule).optional(),
-  retry: obj({
-    attempts: z.number().int().min(1).max(10).optional(),
-    wait: duration.optional(),
-    maxRetryAfter: duration.optional(),
-  }).optional(),
+  retry: retrySettings.optional(),
   breaker: z
     .union([
       z.literal(false),

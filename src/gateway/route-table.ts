@@ -128,6 +128,7 @@ function buildRoute(name: string, config: RouteConfig, providers: ReadonlyMap<st
         supportsStream: t.supportsStream,
         supportsTools: t.supportsTools,
         tags: t.tags,
+        retry: t.retry ? { ...t.retry } : undefined,
       };
     }),
     clock: options.clock,

@@ -46,3 +46,14 @@ export function decideAction(error: LlmError, rules: ErrorRules = {}): ErrorActi
     base.fallback === 'if_route_allows' ? (rules.fallbackOnContentFilter ? 'yes' : 'no') : base.fallback;
   return { retry: base.retrySameTarget, fallback, countsForBreaker: base.countsForBreaker, cooldown: base.cooldown };
 }
+
+/** A target's rules before the route's: its lists are checked first, its content-filter choice wins. */
+export function mergeErrorRules(target: ErrorRules | undefined, route: ErrorRules): ErrorRules {
+  if (!target) return route;
+  return {
+    stopOn: [...(target.stopOn ?? []), ...(route.stopOn ?? [])],
+    retryOn: [...(target.retryOn ?? []), ...(route.retryOn ?? [])],
+    fallbackOn: [...(target.fallbackOn ?? []), ...(route.fallbackOn ?? [])],
+    fallbackOnContentFilter: target.fallbackOnContentFilter ?? route.fallbackOnContentFilter,
+  };
+}

@@ -48,6 +48,8 @@ export interface WalkSettings {
   cooldowns: Required<CooldownOptions>;
   /** The router's shared retry (built per call when absent). */
   targetRetry?: TargetRetry;
+  /** A target's own retry and rules, when it has any. */
+  perTarget?: (runtime: TargetRuntime) => { targetRetry: TargetRetry; rules: ErrorRules } | undefined;
   attemptTimeout?: TimeoutPolicy;
   budget?: RetryBudget;
   /** The call's signal: the caller's abort and the total deadline. */
@@ -240,7 +242,7 @@ async function walkLane<T>(
     } catch (thrown) {
       const error = toLlmError(thrown, target);
       if (settings.signal.aborted) break;
-      const action = decideAction(error, settings.rules);
+      const action = decideAction(error, settings.perTarget?.(runtime)?.rules ?? settings.rules);
       applyCooldown(runtime, error, action, settings);
       if (action.fallback === 'no') {
         throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: error, kind: error.kind, stoppedEarly: true });
@@ -308,7 +310,7 @@ async function runOnTarget<T>(
   attempts: AttemptRecord[],
 ): Promise<T> {
   const { clock, target } = { ...settings, target: runtime.target };
-  const targetRetry = settings.targetRetry ?? createTargetRetry(settings.retry, settings.rules, settings.budget, clock);
+  const targetRetry = settings.perTarget?.(runtime)?.targetRetry ?? settings.targetRetry ?? createTargetRetry(settings.retry, settings.rules, settings.budget, clock);
   const policy = targetRetry.policy;
 
   let number = 0;

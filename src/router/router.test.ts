@@ -466,3 +466,43 @@ describe('router: resuming a stream after the commit point', () => {
     expect(tools.providers.b!.control.calls).toBe(0);
   });
 });
+
+describe('router: per-target retry and error rules', () => {
+  it('a target\'s own retry overrides the route\'s', async () => {
+    const clock = createVirtualClock();
+    const flaky = simulated({ name: 'flaky', clock, faults: [{ kind: 'server', times: 3 }] });
+    const other = simulated({ name: 'other', clock });
+    const router = createRouter({
+      clock,
+      retry: { attempts: 1, wait: 10 },
+      targets: [
+        { provider: flaky, model: 'm', id: 'flaky', retry: { attempts: 4 } },
+        { provider: other, model: 'm', id: 'other' },
+      ],
+    });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('flaky');
+    expect(flaky.control.calls).toBe(4);
+    expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'failure', 'failure', 'success']);
+  });
+
+  it('a target\'s own error rules come before the route\'s', async () => {
+    const clock = createVirtualClock();
+    const a = simulated({ name: 'a', clock, faults: [{ kind: 'server' }] });
+    const b = simulated({ name: 'b', clock, faults: [{ kind: 'server' }] });
+    const c = simulated({ name: 'c', clock });
+    const router = createRouter({
+      clock,
+      retry: { attempts: 3, wait: 10 },
+      targets: [
+        { provider: a, model: 'm', id: 'a', errors: { fallbackOn: ['server'] } },
+        { provider: b, model: 'm', id: 'b' },
+        { provider: c, model: 'm', id: 'c' },
+      ],
+    });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('c');
+    expect(a.control.calls).toBe(1); // moved on at once
+    expect(b.control.calls).toBe(3); // the route's rule: retried
+  });
+});

@@ -15,8 +15,8 @@ import type { RetryBudget } from '../policy/retry-budget.js';
 import type { StateStore } from '../policy/state-store.js';
 import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
 import type { AttemptRecord } from './attempt-record.js';
-import { decideAction, type ErrorRules } from './error-rules.js';
-import { createTargetRetry, walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
+import { decideAction, mergeErrorRules, type ErrorRules } from './error-rules.js';
+import { createTargetRetry, walkTargets, type TargetRetry, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
 import { routerEventSubscriptions, type RouterFailureEvent, type RouterEvent, type RouterEventType } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
@@ -169,6 +169,7 @@ export function createRouter(options: RouterOptions): Router {
   const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
 
   let runtimes: TargetRuntime[] = [];
+  const ownPolicies = new Map<string, { targetRetry: TargetRetry; rules: ErrorRules }>();
   const healthChecks = new Set<HealthChecks>();
   const stateListeners = new Map<string, Dispose>();
   let nextCallId = 1;
@@ -194,13 +195,17 @@ export function createRouter(options: RouterOptions): Router {
         runtime.breaker.onStateChange((e) => events.emit({ type: 'breaker', at: clock.now(), target: target.id, from: e.from, to: e.to })),
       );
     }
+    if (target.retry || target.errors) {
+      const targetRules = mergeErrorRules(target.errors, rules);
+      ownPolicies.set(target.id, { rules: targetRules, targetRetry: createTargetRetry({ ...retryOptions, ...target.retry }, targetRules, budget, clock) });
+    }
     runtimes = [...runtimes, runtime];
     return target.id;
   };
 
   const countsForBreaker = (error: unknown, target: Target): boolean => {
     const llmError = toLlmError(error, target);
-    return llmError.kind !== 'aborted' && decideAction(llmError, rules).countsForBreaker;
+    return llmError.kind !== 'aborted' && decideAction(llmError, ownPolicies.get(target.id)?.rules ?? rules).countsForBreaker;
   };
 
   options.targets.forEach((target, index) => add(target, index));
@@ -237,6 +242,7 @@ export function createRouter(options: RouterOptions): Router {
     rules,
     retry: retryOptions,
     targetRetry,
+    perTarget: ownPolicies.size === 0 ? undefined : (runtime) => ownPolicies.get(runtime.target.id),
     cooldowns,
     attemptTimeout,
     budget,
@@ -440,6 +446,7 @@ export function createRouter(options: RouterOptions): Router {
       runtimes = runtimes.filter((r) => r !== runtime);
       stateListeners.get(id)?.();
       stateListeners.delete(id);
+      ownPolicies.delete(id);
       runtime.dispose();
       return true;
     },

@@ -1,4 +1,6 @@
 import type { ChatProvider } from '../providers/provider.js';
+import type { ErrorRules } from './error-rules.js';
+import type { TargetRetryOptions } from './fallback-walk.js';
 
 /** Prices in US dollars per million tokens. */
 export interface TokenPrices {
@@ -26,6 +28,10 @@ export interface TargetOptions {
   supportsTools?: boolean;
   /** Free-form labels for conditional routing. */
   tags?: readonly string[];
+  /** This target's own retry, over the route's (e.g. more attempts on a flaky local model). */
+  retry?: TargetRetryOptions;
+  /** This target's own error rules, checked before the route's. */
+  errors?: ErrorRules;
 }
 
 /** A target as the router keeps it: normalized and frozen (calls never mutate targets). */
@@ -40,6 +46,8 @@ export interface Target {
   readonly supportsStream: boolean;
   readonly supportsTools: boolean;
   readonly tags: readonly string[];
+  readonly retry?: TargetRetryOptions;
+  readonly errors?: ErrorRules;
 }
 
 /** Normalizes target options; throws a `TypeError` naming the bad field. */
@@ -64,5 +72,7 @@ export function toTarget(options: TargetOptions, index: number): Target {
     supportsStream: options.supportsStream ?? true,
     supportsTools: options.supportsTools ?? true,
     tags: Object.freeze([...(options.tags ?? [])]),
+    retry: options.retry ? Object.freeze({ ...options.retry }) : undefined,
+    errors: options.errors ? Object.freeze({ ...options.errors }) : undefined,
   });
 }
