@@ -17,7 +17,7 @@ import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, mergeErrorRules, type ErrorRules } from './error-rules.js';
 import { createTargetRetry, walkTargets, type TargetRetry, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
-import { routerEventSubscriptions, type RouterFailureEvent, type RouterEvent, type RouterEventType } from './router-events.js';
+import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterFailureEvent, type RouterEvent } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
@@ -105,16 +105,9 @@ export interface RoutedStream extends AsyncIterable<StreamEvent> {
 }
 
 /** Routes chat requests over targets with retries, fallbacks, breakers and cooldowns. */
-export interface Router {
+export interface Router extends RouterEventSubscriptions {
   chat(request: ChatRequest, options?: CallOptions): Promise<RoutedResponse>;
   stream(request: ChatRequest, options?: CallOptions): RoutedStream;
-  /** Listens to one event type (`'fallback'`, `'retry'`, …) or to all with `'*'`. */
-  on<K extends RouterEventType>(type: K, listener: (event: Extract<RouterEvent, { type: K }>) => void): Dispose;
-  on(type: '*', listener: (event: RouterEvent) => void): Dispose;
-  /** `onFallback((from, to, error) => …)`. */
-  onFallback(listener: (from: string, to: string, error: LlmError) => void): Dispose;
-  /** Called when a call failed on every target, with its attempts. */
-  onAllFailed(listener: (error: LlmError, attempts: readonly AttemptRecord[]) => void): Dispose;
   /** The targets now, in configured order. */
   targets(): readonly Target[];
   /** The runtime (breaker, cooldown, load) of a target. */

@@ -1,4 +1,3 @@
-import type { LlmError } from '../llm/llm-error.js';
 import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import { realClock, type Clock } from '../policy/clock.js';
 import { NEVER_ABORTED } from '../policy/context.js';
@@ -13,7 +12,7 @@ import { openCallScope, asFinalError } from './call-scope.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
 import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
-import { routerEventSubscriptions, type RouterEvent, type RouterEventType } from './router-events.js';
+import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterEvent } from './router-events.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import type { Target } from './target.js';
 import { toLlmError } from './to-llm-error.js';
@@ -72,16 +71,9 @@ export interface TaskResult<O> {
 }
 
 /** Runs an async task over several backends with the chat router's fallback walk and policies. */
-export interface TaskRouter<I, O> {
+export interface TaskRouter<I, O> extends RouterEventSubscriptions {
   /** Rejects with an `AllTargetsFailedError` listing every attempt, or an `aborted` `LlmError`. */
   run(input: I, options?: TaskCallOptions): Promise<TaskResult<O>>;
-  /** Listens to one event type (`'fallback'`, `'retry'`, …) or to all with `'*'`. */
-  on<K extends RouterEventType>(type: K, listener: (event: Extract<RouterEvent, { type: K }>) => void): Dispose;
-  on(type: '*', listener: (event: RouterEvent) => void): Dispose;
-  /** `onFallback((from, to, error) => …)`. */
-  onFallback(listener: (from: string, to: string, error: LlmError) => void): Dispose;
-  /** Called when a call failed on every target, with its attempts. */
-  onAllFailed(listener: (error: LlmError, attempts: readonly AttemptRecord[]) => void): Dispose;
   /** The target ids, in configured order. */
   targets(): readonly string[];
   /** The runtime (breaker, cooldown, load) of a target. */
