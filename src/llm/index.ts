@@ -30,3 +30,4 @@ export {
   type ProviderName,
   type TimeoutScope,
 } from './classify.js';
+export * from './message-chars.js';

@@ -1,5 +1,6 @@
-import type { ChatRequest, ContentPart, Message } from '../llm/chat-request.js';
+import type { ChatRequest, ContentPart } from '../llm/chat-request.js';
 import { parseToolArguments, type FinishReason, type ToolCall, type Usage } from '../llm/chat-response.js';
+import { messageChars } from '../llm/message-chars.js';
 import type { SeededRandom } from './seeded-random.js';
 
 /** What a reply function knows about the call it answers. */
@@ -58,20 +59,6 @@ function partsText(content: string | readonly ContentPart[] | readonly { type: '
   return out;
 }
 
-function messageChars(message: Message): number {
-  switch (message.role) {
-    case 'system':
-      return message.content.length;
-    case 'user':
-    case 'tool':
-      return partsText(message.content).length;
-    case 'assistant': {
-      let n = partsText(message.content).length;
-      for (const call of message.toolCalls ?? []) n += call.name.length + (call.rawArguments ?? JSON.stringify(call.arguments) ?? '').length;
-      return n;
-    }
-  }
-}
 
 /** Input tokens of a request: its text (system, messages, tool calls, tool schemas) at four characters per token. */
 export function requestTokens(request: ChatRequest): number {

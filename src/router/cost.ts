@@ -1,4 +1,5 @@
-import type { ChatRequest, ContentPart, Message } from '../llm/chat-request.js';
+import type { ChatRequest, ContentPart } from '../llm/chat-request.js';
+import { messageChars } from '../llm/message-chars.js';
 import type { TokenPrices } from './target.js';
 
 /** Output tokens assumed when a request sets no `maxTokens`. */
@@ -94,13 +95,6 @@ export function checkMaxCost(maxCost: unknown): asserts maxCost is number {
 
 const usd = (n: number): string => String(Number(n.toPrecision(3)));
 
-function partsChars(content: string | readonly ContentPart[] | readonly { type: 'text'; text: string }[] | undefined): number {
-  if (content === undefined) return 0;
-  if (typeof content === 'string') return content.length;
-  let n = 0;
-  for (const part of content) if (part.type === 'text') n += part.text.length;
-  return n;
-}
 
 function contentImageTokens(content: readonly ContentPart[]): number {
   let n = 0;
@@ -108,17 +102,3 @@ function contentImageTokens(content: readonly ContentPart[]): number {
   return n;
 }
 
-function messageChars(message: Message): number {
-  switch (message.role) {
-    case 'system':
-      return message.content.length;
-    case 'user':
-    case 'tool':
-      return partsChars(message.content);
-    case 'assistant': {
-      let n = partsChars(message.content);
-      for (const call of message.toolCalls ?? []) n += call.name.length + (call.rawArguments ?? JSON.stringify(call.arguments) ?? '').length;
-      return n;
-    }
-  }
-}

@@ -10,13 +10,11 @@ import { NEVER_ABORTED } from '../policy/context.js';
 import { toMs, type Duration } from '../policy/duration.js';
 import { createEmitter, type Dispose } from '../policy/events.js';
 import { createMemoryStore } from '../policy/memory-store.js';
-import { retryBudget } from '../policy/retry-budget.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { StateStore } from '../policy/state-store.js';
-import { timeout, type TimeoutPolicy } from '../policy/timeout.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, mergeErrorRules, type ErrorRules } from './error-rules.js';
-import { createTargetRetry, walkTargets, type TargetRetry, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
+import { createTargetRetry, walkTargets, type TargetRetry, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
 import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterFailureEvent, type RouterEvent } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
@@ -27,6 +25,7 @@ import { createRouterMetrics, type MetricsEvent, type RouterMetricsOptions, type
 import { checkMaxCost, estimateCallTokens, exceedsMaxCost } from './cost.js';
 import { startHealthChecks, type HealthCheckOptions, type HealthChecks } from './health-check.js';
 import { toLlmError } from './to-llm-error.js';
+import { resolveWalkOptions } from './walk-options.js';
 import { asFinalError, openCallScope, type CallScope } from './call-scope.js';
 
 /** Timeouts of a route. */
@@ -128,7 +127,6 @@ export interface Router extends RouterEventSubscriptions {
   close(): void;
 }
 
-const DEFAULT_BREAKER: CircuitBreakerOptions = { window: '30s', failureRate: 0.5, minCalls: 10, openFor: '30s' };
 
 /** Creates a {@link Router}. Throws a `TypeError` naming the bad option. */
 export function createRouter(options: RouterOptions): Router {
@@ -140,26 +138,15 @@ export function createRouter(options: RouterOptions): Router {
   const random = options.random ?? Math.random;
   const rules = options.errors ?? {};
   const events = createEmitter<RouterEvent>();
-  const budget = options.budget === false ? undefined : (options.budget ?? retryBudget({ clock }));
+  const { budget, totalMs, attemptTimeout, cooldowns, hedge, breaker: breakerOptions } = resolveWalkOptions(options, clock);
   const t = options.timeouts ?? {};
-  const totalMs = t.total === undefined ? undefined : toMs(t.total);
-  const attemptTimeout: TimeoutPolicy | undefined = t.attempt === undefined ? undefined : timeout(t.attempt, { clock });
   const streamTimeouts = {
     firstTokenMs: t.firstToken === undefined ? undefined : toMs(t.firstToken),
     idleMs: t.idle === undefined ? undefined : toMs(t.idle),
   };
-  const cooldowns: Required<CooldownOptions> = {
-    rateLimit: toMs(options.cooldowns?.rateLimit ?? '1s'),
-    quota: toMs(options.cooldowns?.quota ?? '1h'),
-    disabled: toMs(options.cooldowns?.disabled ?? '10m'),
-  };
-  const hedge: HedgeSettings | undefined = options.hedge
-    ? { delayMs: toMs(options.hedge.delay), maxLanes: options.hedge.maxAttempts ?? 2 }
-    : undefined;
   const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
   const retryOptions = options.retry ?? {};
   const targetRetry = createTargetRetry(retryOptions, rules, budget, clock);
-  const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
 
   let runtimes: TargetRuntime[] = [];
   const ownPolicies = new Map<string, { targetRetry: TargetRetry; rules: ErrorRules }>();

@@ -1,17 +1,17 @@
 import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import { realClock, type Clock } from '../policy/clock.js';
 import { NEVER_ABORTED } from '../policy/context.js';
-import { toMs, type Duration } from '../policy/duration.js';
+import type { Duration } from '../policy/duration.js';
 import { createEmitter, type Dispose } from '../policy/events.js';
 import { createMemoryStore } from '../policy/memory-store.js';
-import { retryBudget, type RetryBudget } from '../policy/retry-budget.js';
+import type { RetryBudget } from '../policy/retry-budget.js';
 import type { StateStore } from '../policy/state-store.js';
-import { timeout } from '../policy/timeout.js';
 import { functionProvider, wrapFunction, type ErrorClassifier } from '../providers/function-provider.js';
 import { openCallScope, asFinalError } from './call-scope.js';
+import { resolveWalkOptions } from './walk-options.js';
 import type { AttemptRecord } from './attempt-record.js';
 import { decideAction, type ErrorRules } from './error-rules.js';
-import { walkTargets, type CooldownOptions, type HedgeSettings, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
+import { walkTargets, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
 import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterEvent } from './router-events.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import type { Target } from './target.js';
@@ -82,7 +82,6 @@ export interface TaskRouter<I, O> extends RouterEventSubscriptions {
   close(): void;
 }
 
-const DEFAULT_BREAKER: CircuitBreakerOptions = { window: '30s', failureRate: 0.5, minCalls: 10, openFor: '30s' };
 
 /**
  * Creates a {@link TaskRouter}: retries, fallbacks, breakers, cooldowns, hedging, deadlines and
@@ -98,18 +97,7 @@ export function createTaskRouter<I, O>(options: TaskRouterOptions<I, O>): TaskRo
   const keyPrefix = options.keyPrefix ?? 'ballast:task:';
   const rules = options.errors ?? {};
   const events = createEmitter<RouterEvent>();
-  const budget = options.budget === false ? undefined : (options.budget ?? retryBudget({ clock }));
-  const totalMs = options.timeouts?.total === undefined ? undefined : toMs(options.timeouts.total);
-  const attemptTimeout = options.timeouts?.attempt === undefined ? undefined : timeout(options.timeouts.attempt, { clock });
-  const cooldowns: Required<CooldownOptions> = {
-    rateLimit: toMs(options.cooldowns?.rateLimit ?? '1s'),
-    quota: toMs(options.cooldowns?.quota ?? '1h'),
-    disabled: toMs(options.cooldowns?.disabled ?? '10m'),
-  };
-  const hedge: HedgeSettings | undefined = options.hedge
-    ? { delayMs: toMs(options.hedge.delay), maxLanes: options.hedge.maxAttempts ?? 2 }
-    : undefined;
-  const breakerOptions = options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER);
+  const { budget, totalMs, attemptTimeout, cooldowns, hedge, breaker: breakerOptions } = resolveWalkOptions(options, clock);
 
   const runs = new Map<string, (input: I, context: { signal: AbortSignal }) => Promise<O>>();
   const disposers: Dispose[] = [];
