@@ -8,8 +8,12 @@
  * SSE body read), at 1 and at 50 keep-alive connections; req/s, p50 and p99 per case, rounds
  * interleaved so drift hits every target alike (req/s: median of rounds; latencies: all rounds).
  *
+ * A fourth target, `bare-proxy` (bench/gateway-bare-proxy.ts), forwards with nothing else in it:
+ * the ceiling any proxy process reaches on the machine, printed beside the goals.
+ *
  * `npm run bench:gateway` (add `-- --quick` for a short run, `-- --cpu-prof` to profile the Ballast
- * process into .bench/profiles and print where its time goes, `-- --no-portkey` to skip Portkey).
+ * process into .bench/profiles and print where its time goes, `-- --no-portkey` to skip Portkey,
+ * `-- --no-bare` to skip the bare proxy).
  * Everything listens on 127.0.0.1; the children are stopped by PID at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +31,7 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const cpuProf = argv.includes('--cpu-prof');
 const skipPortkey = argv.includes('--no-portkey');
+const skipBare = argv.includes('--no-bare');
 const numberFlag = (flag: string) => {
   const i = argv.indexOf(flag);
   return i >= 0 ? Number(argv[i + 1]) : undefined;
@@ -134,6 +139,14 @@ async function startUpstream(): Promise<string> {
   const child = startChild('upstream', ['--import', 'tsx', join(ROOT, 'bench/gateway-upstream.ts'), '--port', String(port)]);
   await waitReady(child, async () => child.output.includes('listening '));
   return `http://${HOST}:${port}/v1`;
+}
+
+/** The ceiling: a forwarding proxy with nothing else in it (bench/gateway-bare-proxy.ts). */
+async function startBareProxy(upstream: string): Promise<LoadTarget> {
+  const port = await freePort();
+  const child = startChild('bare-proxy', ['--import', 'tsx', join(ROOT, 'bench/gateway-bare-proxy.ts'), '--port', String(port), '--upstream', upstream, '--model', MODEL]);
+  await waitReady(child, async () => child.output.includes('listening '));
+  return { name: 'bare-proxy', url: `http://${HOST}:${port}/v1/chat/completions`, headers: {}, model: 'bench' };
 }
 
 async function startBallast(upstream: string): Promise<{ target: LoadTarget; child: Child }> {
@@ -283,6 +296,7 @@ async function main(): Promise<number> {
   const targets: LoadTarget[] = [{ name: 'direct', url: `${upstream}/chat/completions`, headers: { authorization: `Bearer ${API_KEY}` }, model: MODEL }];
   const ballast = await startBallast(upstream);
   targets.push(ballast.target);
+  if (!skipBare) targets.push(await startBareProxy(upstream));
   let portkeyNote: string;
   if (skipPortkey) portkeyNote = 'Portkey: skipped (--no-portkey)';
   else {
@@ -300,6 +314,7 @@ async function main(): Promise<number> {
   for (const target of targets) await smokeTest(target);
   console.log(`upstream: ${upstream} (fixed reply; JSON, or SSE with ${'role + 10 text + finish + usage chunks + [DONE]'})`);
   console.log(`Ballast: node dist/cli/main.js serve, one route, default retry/breaker/timeouts, --log-level warn (no per-request access log)`);
+  if (!skipBare) console.log('bare-proxy: the ceiling — body in, model set, forwarded over undici, answer copied back; nothing else (bench/gateway-bare-proxy.ts)');
   console.log(`${portkeyNote}\n`);
 
   // Warm-up: JIT every path in every process before measuring.
@@ -374,8 +389,10 @@ async function main(): Promise<number> {
     const p = get(c, 'portkey');
     const toDirect = b.reqPerSec / direct.reqPerSec;
     const toPortkey = p ? b.reqPerSec / p.reqPerSec : undefined;
+    const bare = get(c, 'bare-proxy');
+    const ceiling = bare ? `   bare-proxy/direct ${(100 * (bare.reqPerSec / direct.reqPerSec)).toFixed(1).padStart(5)} %   Ballast/bare-proxy ${(100 * (b.reqPerSec / bare.reqPerSec)).toFixed(1).padStart(5)} %` : '';
     console.log(
-      `  ${caseName(c).padEnd(17)} Ballast/direct throughput ${(100 * toDirect).toFixed(1).padStart(5)} %   Ballast/Portkey throughput ${toPortkey === undefined ? 'n/a (Portkey unavailable)' : `${toPortkey.toFixed(2)}×`}`,
+      `  ${caseName(c).padEnd(17)} Ballast/direct throughput ${(100 * toDirect).toFixed(1).padStart(5)} %   Ballast/Portkey throughput ${toPortkey === undefined ? 'n/a (Portkey unavailable)' : `${toPortkey.toFixed(2)}×`}${ceiling}`,
     );
     goals.push([`Ballast >= 50 % of direct throughput (${caseName(c)}): ${(100 * toDirect).toFixed(1)} %`, toDirect >= 0.5]);
     goals.push([`Ballast >= 8× Portkey's throughput (${caseName(c)}): ${toPortkey === undefined ? 'n/a' : `${toPortkey.toFixed(2)}×`}`, toPortkey === undefined ? undefined : toPortkey >= 8]);
@@ -384,6 +401,7 @@ async function main(): Promise<number> {
     const added = get(c, 'ballast')!.p50 - get(c, 'direct')!.p50;
     console.log(`  added p50 latency at 1 connection, ${c.stream ? 'streaming' : 'non-streaming'}: ${added.toFixed(3)} ms (Ballast ${get(c, 'ballast')!.p50.toFixed(3)} − direct ${get(c, 'direct')!.p50.toFixed(3)})`);
     if (hasPortkey) console.log(`    (Portkey adds ${(get(c, 'portkey')!.p50 - get(c, 'direct')!.p50).toFixed(3)} ms)`);
+    if (get(c, 'bare-proxy')) console.log(`    (the bare proxy adds ${(get(c, 'bare-proxy')!.p50 - get(c, 'direct')!.p50).toFixed(3)} ms)`);
     goals.push([`added p50 at 1 connection < 0.5 ms (${c.stream ? 'streaming' : 'non-streaming'}): ${added.toFixed(3)} ms`, added < 0.5]);
   }
   console.log('\ngoals (issue 5)');

@@ -51,6 +51,15 @@ beforeAll(async () => {
         breaker: false,
       },
       cooling: { targets: [{ provider: 'oai', model: 'gpt-4o-mini', id: 'cooling-target' }], retry: { attempts: 1 }, breaker: false },
+      resuming: {
+        targets: [
+          { provider: 'oai', model: 'gpt-4o-mini' },
+          { provider: 'ant', model: 'claude-sonnet-4-5' },
+        ],
+        retry: { attempts: 1 },
+        breaker: false,
+        resume: true,
+      },
       misconfigured: { targets: [{ provider: 'wrong', model: 'gpt-4o' }] },
     },
   });
@@ -219,7 +228,7 @@ describe('openai SDK -> gateway: answers', () => {
   it('lists the routes as models', async () => {
     const ids: string[] = [];
     for await (const model of sdk.models.list()) ids.push(model.id);
-    expect(ids).toEqual(['chat', 'resilient', 'cooling', 'misconfigured']);
+    expect(ids).toEqual(['chat', 'resilient', 'cooling', 'resuming', 'misconfigured']);
   });
 
   it('a target can be asked for directly by <provider>/<model>', async () => {
@@ -256,13 +265,45 @@ describe('openai SDK -> gateway: fallback across protocols', () => {
   });
 });
 
+describe('openai SDK -> gateway: a stream that resumes on another target', () => {
+  it('goes on where the first target broke off; the SDK sees one answer, an SSE comment names the new target', async () => {
+    openaiReplies = [{ type: 'cut-after', text: 'The answer is' }];
+    anthropicReplies = [{ type: 'text', text: ' forty-two.' }];
+    const { data: stream, response } = await sdk.chat.completions.create({ model: 'resuming', messages, stream: true }).withResponse();
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('The answer is forty-two.');
+    // The headers left with the first target, before it failed.
+    expect(response.headers.get('x-ballast-target')).toBe('oai/gpt-4o-mini');
+    // The continuation went to Anthropic with the partial answer as a prefill.
+    const continued = anthropicMock.requests.at(-1)!.json as { messages: Array<{ role: string; content: unknown }> };
+    expect(continued.messages.at(-1)).toMatchObject({ role: 'assistant' });
+    expect(JSON.stringify(continued.messages.at(-1))).toContain('The answer is');
+  });
+
+  it('the raw stream carries the comment before the new target\'s text, and ends with [DONE]', async () => {
+    openaiReplies = [{ type: 'cut-after', text: 'Half' }];
+    anthropicReplies = [{ type: 'text', text: ' whole' }];
+    const res = await fetch(`${sdk.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'resuming', messages, stream: true }),
+    });
+    const raw = await res.text();
+    const comment = raw.indexOf(': x-ballast-target ant/claude-sonnet-4-5 (resumed after oai/gpt-4o-mini failed)');
+    expect(comment).toBeGreaterThan(raw.indexOf('Half'));
+    expect(comment).toBeLessThan(raw.indexOf(' whole'));
+    expect(raw.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+});
+
 describe('openai SDK -> gateway: errors raised as the right classes', () => {
   it('NotFoundError for an unknown model, listing the available ones', async () => {
     const error = await rejection(sdk.chat.completions.create({ model: 'gpt-7', messages }));
     expect(error).toBeInstanceOf(NotFoundError);
     const e = error as NotFoundError;
     expect(e.status).toBe(404);
-    expect(e.message).toContain('chat, resilient, cooling, misconfigured');
+    expect(e.message).toContain('chat, resilient, cooling, resuming, misconfigured');
     expect(e.param).toBe('model');
     expect(e.code).toBe('model_not_found');
   });

@@ -1,10 +1,10 @@
-// The gateway's pooled node:http transport: what providers rely on (aborts, cuts, reuse).
+// The gateway's pooled undici transport: what providers rely on (aborts, cuts, reuse).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeTransport } from '../src/gateway/node-transport.js';
+import { undiciTransport } from '../src/gateway/undici-transport.js';
 import { startMockServer, type MockReply, type MockServer } from '../src/mock/mock-server.js';
 
 let server: MockServer;
-const pool = nodeTransport();
+const pool = undiciTransport();
 
 beforeAll(async () => {
   server = await startMockServer((request): MockReply => {
@@ -15,14 +15,14 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  pool.close();
+  await pool.close();
   await server.close();
 });
 
 const send = (path: string, signal = new AbortController().signal) =>
   pool.transport({ url: `${server.url}${path}`, method: 'POST', headers: { authorization: 'Bearer k', 'content-type': 'application/json' }, body: '{"a":1}', signal });
 
-describe('nodeTransport', () => {
+describe('undiciTransport', () => {
   it('sends the body and headers, returns status, headers and text', async () => {
     const response = await send('/echo');
     expect(response.status).toBe(201);
@@ -67,5 +67,16 @@ describe('nodeTransport', () => {
     const response = await send('/echo');
     await response.text();
     await expect(response.text()).rejects.toThrow(/already read/);
+  });
+});
+
+describe('undiciTransport headers', () => {
+  it('reads headers by any case, joins repeated ones, and says what is absent', async () => {
+    const response = await send('/echo');
+    await response.text();
+    expect(response.headers.get('X-RateLimit-Remaining-Requests')).toBe('9');
+    expect(response.headers.has('x-ratelimit-remaining-requests')).toBe(true);
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(response.headers.has('Retry-After')).toBe(false);
   });
 });

@@ -120,6 +120,7 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
 
   const encoder = createChunkEncoder(meta, parsed.includeUsage);
+  let announced = routed.target;
   const toolIndex = new Map<number, number>();
   const argumentsSent = new Set<number>();
   let usage: Usage | undefined;
@@ -184,6 +185,12 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
       }
       if (frame !== undefined && !write(frame)) await drained(res);
       step = await events.next();
+      if (routed.target !== announced && routed.target !== undefined) {
+        // A resume moved the stream to another target after the headers went out: said in an SSE
+        // comment, which clients skip, since `x-ballast-target` can no longer change.
+        if (!write(`: x-ballast-target ${routed.target} (resumed after ${announced} failed)\n\n`)) await drained(res);
+        announced = routed.target;
+      }
     }
     let tail = finished ? '' : encoder.finish('stop');
     if (parsed.includeUsage) tail += encoder.usage(usage);

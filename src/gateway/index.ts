@@ -20,7 +20,7 @@ export { DEMO_CONFIG, DEMO_REPLY } from './demo-config.js';
 export { buildRouteTable, RouteTableError, type GatewayRoute, type GatewayTarget, type RouteTable, type ResolvedModel } from './route-table.js';
 export type { BuiltProvider } from './build-provider.js';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LoggerOptions } from './logger.js';
-export { nodeTransport, type NodeTransport, type NodeTransportOptions } from './node-transport.js';
+export { undiciTransport, type PooledTransport, type UndiciTransportOptions } from './undici-transport.js';
 export { parseChatCompletionBody, RequestFieldError, type ParsedChatRequest } from './openai-request.js';
 export { completionJson, createChunkEncoder, openAiFinishReason, openAiUsage, type ChunkEncoder, type CompletionMeta } from './openai-response.js';
 export { fromLlmError, errorBody, type ApiError } from './http-errors.js';

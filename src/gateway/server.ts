@@ -20,7 +20,7 @@ import { parseSize, type GatewayConfig } from './config-schema.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelList, modelObject } from './models.js';
-import { nodeTransport } from './node-transport.js';
+import { undiciTransport } from './undici-transport.js';
 import { readBody } from './read-body.js';
 import { sendError, sendJson } from './respond.js';
 import { buildRouteTable, RouteTableError, type GatewayRoute, type RouteTable } from './route-table.js';
@@ -37,7 +37,7 @@ export interface GatewayOptions {
   logger?: Logger;
   /** The routers' and simulated providers' clock. Default the real clock. */
   clock?: Clock;
-  /** The HTTP seam of network providers. Default a pooled `node:http` client ({@link nodeTransport}). */
+  /** The HTTP seam of network providers. Default a pooled undici client ({@link undiciTransport}). */
   transport?: Transport;
   /** Where breaker states and cooldowns live. Default one in-memory store, kept across reloads. */
   store?: StateStore;
@@ -156,7 +156,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const logger = options.logger ?? createLogger();
   const demo = options.demo ?? false;
   const events = createEmitter<GatewayEvent>();
-  const pool = options.transport ? undefined : nodeTransport();
+  const pool = options.transport ? undefined : undiciTransport();
   const transport = options.transport ?? pool!.transport;
   const extras = new Map<string, Extra>();
   let fallthroughs: Fallthrough[] = [];
@@ -471,7 +471,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         await stopped;
         live.retired = true;
         shutDown(live);
-        pool?.close();
+        await pool?.close().catch(() => {});
         events.emit({ type: 'close' });
       })();
       return closing;

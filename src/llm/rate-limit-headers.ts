@@ -21,8 +21,11 @@ export interface RateLimitInfo {
   outputTokens?: RateLimitBucket;
 }
 
-/** Response headers: a fetch `Headers`, or a plain record such as Node's `IncomingHttpHeaders`. */
-export type HeadersLike = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+/** Response headers: a fetch `Headers` (or any case-insensitive `get` / `has`), or a plain record such as Node's `IncomingHttpHeaders`. */
+export type HeadersLike =
+  | Headers
+  | { get(name: string): string | null; has(name: string): boolean }
+  | Readonly<Record<string, string | readonly string[] | undefined>>;
 
 const GO_UNIT_MS: Readonly<Record<string, number>> = {
   ns: 1e-6,

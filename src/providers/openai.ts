@@ -8,7 +8,7 @@ import { parseRateLimitHeaders } from '../llm/rate-limit-headers.js';
 import type { FinishEvent, StartEvent, StreamEvent } from '../llm/stream-events.js';
 import { joinUrl, malformedError, parseFrame, readJson, send, sseEvents, type HttpCallContext } from './http.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
-import { fetchTransport, type Transport, type TransportResponse } from './transport.js';
+import { fetchTransport, type ResponseHeaders, type Transport, type TransportResponse } from './transport.js';
 
 /** OpenAI's public endpoint, the default `baseURL`. */
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -410,7 +410,7 @@ function readToolCalls(v: unknown): ToolCall[] {
   return calls;
 }
 
-function parseCompletion(json: unknown, ctx: HttpCallContext, headers: Headers, now: number): ChatResponse {
+function parseCompletion(json: unknown, ctx: HttpCallContext, headers: ResponseHeaders, now: number): ChatResponse {
   if (isObject(json) && json.error && !Array.isArray(json.choices)) {
     // Some compatible servers answer 200 with an error body.
     throw classifyStreamError(ctx.provider, json, { model: ctx.model, requestId: headers.get('x-request-id') ?? undefined });

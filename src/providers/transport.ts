@@ -8,10 +8,16 @@ export interface TransportRequest {
   signal: AbortSignal;
 }
 
+/** Response headers as adapters read them, by case-insensitive name. A fetch `Headers` is one. */
+export interface ResponseHeaders {
+  get(name: string): string | null;
+  has(name: string): boolean;
+}
+
 /** The response: status and headers at once, the body as a byte stream or as text. */
 export interface TransportResponse {
   status: number;
-  headers: Headers;
+  headers: ResponseHeaders;
   /** The body, chunk by chunk. Reading it once is allowed, and only one of `body` / `text()`. */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;

@@ -309,6 +309,29 @@ describe('router: streaming and the commit point', () => {
     expect(providers.a!.control.aborted).toBe(1);
   });
 
+  it('the idle timer measures each gap, not the whole stream, and not the consumer\'s own pauses', async () => {
+    // Gaps of 3 s under an idle limit of 5 s, over a stream much longer than 5 s in all.
+    const { clock, router } = setup({ a: { chunkInterval: 3000 } }, { timeouts: { idle: '5s', total: '10m' } });
+    const request: ChatRequest = { messages: [{ role: 'user', content: 'one two three four five six seven eight' }] };
+    const started = clock.now();
+    const { events, error } = await clock.run(collectEvents(router.stream(request)));
+    expect(error).toBeUndefined();
+    expect(clock.now() - started).toBeGreaterThan(20_000);
+    expect(events.at(-1)?.type).toBe('finish');
+
+    // A consumer that waits 20 s between reads is not an idle upstream.
+    const slow = async () => {
+      const seen: string[] = [];
+      for await (const event of router.stream(request)) {
+        seen.push(event.type);
+        await clock.sleep(20_000);
+      }
+      return seen;
+    };
+    const seen = await clock.run(slow());
+    expect(seen.at(-1)).toBe('finish');
+  });
+
   it('a cut after the first token is a typed connection error', async () => {
     const { clock, router } = setup({ a: { faults: [{ kind: 'cut', when: 'mid_stream', afterChunks: 1 }] }, b: {} });
     const { events, error } = await clock.run(collectEvents(router.stream(ask)));

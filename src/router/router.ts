@@ -252,6 +252,7 @@ export function createRouter(options: RouterOptions): Router {
       if (callOptions?.maxCost !== undefined) checkMaxCost(callOptions.maxCost);
       const callId = nextCallId++;
       const scope = callScope(request);
+      const upstream = withoutSignal(request);
       const attempts: AttemptRecord[] = [];
       try {
         const candidates = candidatesFor(request, false, callOptions, attempts);
@@ -259,7 +260,7 @@ export function createRouter(options: RouterOptions): Router {
           candidates,
           settingsFor(scope, callId, false),
           async (runtime, signal) => {
-            const response = await runtime.target.provider.chat(request, { model: runtime.target.model, signal });
+            const response = await runtime.target.provider.chat(upstream, { model: runtime.target.model, signal });
             if (response.finishReason === 'content_filter' && rules.fallbackOnContentFilter) {
               throw contentFilterError(response.rawFinishReason, { provider: runtime.target.provider.name, model: runtime.target.model });
             }
@@ -290,6 +291,7 @@ export function createRouter(options: RouterOptions): Router {
       const iterate = async function* (): AsyncGenerator<StreamEvent> {
         const callId = nextCallId++;
         const scope = callScope(request);
+        const upstream = withoutSignal(request);
         const settings = settingsFor(scope, callId, true);
         let current: CommittedStream | undefined;
         let finished = false;
@@ -298,7 +300,7 @@ export function createRouter(options: RouterOptions): Router {
           const first = await walkTargets(
             candidatesFor(request, true, callOptions, attempts),
             settings,
-            (runtime, signal) => openUntilCommit(runtime, request, signal, scope.signal, clock, streamTimeouts),
+            (runtime, signal) => openUntilCommit(runtime, upstream, signal, scope.signal, clock, streamTimeouts),
             attempts,
             hedge,
             (late) => {
@@ -369,7 +371,7 @@ export function createRouter(options: RouterOptions): Router {
                 (runtime, signal) =>
                   openUntilCommit(
                     runtime,
-                    continuationRequest(request, partial, runtime.target.provider.protocol, resume?.instruction),
+                    continuationRequest(upstream, partial, runtime.target.provider.protocol, resume?.instruction),
                     signal,
                     scope.signal,
                     clock,
@@ -463,4 +465,14 @@ function streamError(thrown: unknown, target: Target, scope: CallScope): LlmErro
   if (scope.callerSignal.aborted) return abortedError(scope.callerSignal.reason, { provider: target.provider.name, model: target.model });
   if (scope.signal.aborted) return toLlmError(scope.signal.reason, target);
   return toLlmError(thrown, target);
+}
+
+/**
+ * The request as providers get it. Its signal is already linked into every attempt's signal (the
+ * call scope), so it is left out: adapters would otherwise combine the two on every attempt.
+ */
+function withoutSignal(request: ChatRequest): ChatRequest {
+  if (request.signal === undefined) return request;
+  const { signal: _signal, ...rest } = request;
+  return rest;
 }

@@ -5,7 +5,7 @@ import type { Clock } from '../policy/clock.js';
 import type { Dispose } from '../policy/events.js';
 import type { TargetRuntime } from './target-runtime.js';
 import { toLlmError } from './to-llm-error.js';
-import { raceAbort } from './race-abort.js';
+import { sequentialAbortRace } from './race-abort.js';
 
 /** Stream timers: to the first content event, and between any two events. */
 export interface StreamTimeouts {
@@ -56,9 +56,11 @@ export async function openUntilCommit(
   if (callSignal.aborted) controller.abort(callSignal.reason);
   else callSignal.addEventListener('abort', onCallAbort, { once: true });
   attemptSignal.addEventListener('abort', onAttemptAbort, { once: true });
+  let stopIdleTimer: Dispose = () => {};
   const release = () => {
     callSignal.removeEventListener('abort', onCallAbort);
     attemptSignal.removeEventListener('abort', onAttemptAbort);
+    stopIdleTimer();
   };
 
   const startedAt = clock.now();
@@ -68,7 +70,9 @@ export async function openUntilCommit(
     cancelFirstToken = clock.setTimer(ms, () => controller.abort(new StreamTimerAbort('first_token', ms)));
   }
   const iterator = target.provider.stream(request, { model: target.model, signal: controller.signal })[Symbol.asyncIterator]();
-  const read = readWithIdle(iterator, controller, clock, timeouts.idleMs, target);
+  const reader = readWithIdle(iterator, controller, clock, timeouts.idleMs, target);
+  const read = reader.read;
+  stopIdleTimer = reader.stop;
 
   const stop = (reason?: unknown) => {
     controller.abort(reason);
@@ -98,18 +102,40 @@ export async function openUntilCommit(
   }
 }
 
-/** Reads the next event, with the idle timer around the read; turns every failure into an `LlmError`. */
+/**
+ * Reads the next event, with the idle timer around the read; turns every failure into an `LlmError`.
+ * One timer serves the whole stream: it is re-armed when it fires early rather than set and cleared
+ * around every event, since a stream can carry thousands of them.
+ */
 function readWithIdle(
   iterator: AsyncIterator<StreamEvent>,
   controller: AbortController,
   clock: Clock,
   idleMs: number | undefined,
   target: TargetRuntime['target'],
-): () => Promise<IteratorResult<StreamEvent>> {
-  return async () => {
-    const cancel = idleMs === undefined ? undefined : clock.setTimer(idleMs, () => controller.abort(new StreamTimerAbort('idle', idleMs)));
+): { read: () => Promise<IteratorResult<StreamEvent>>; stop: Dispose } {
+  const race = sequentialAbortRace(controller.signal);
+  let readStartedAt = 0;
+  let reading = false;
+  let stopped = false;
+  let cancelTimer: Dispose | undefined;
+  const arm = (ms: number) => {
+    cancelTimer = clock.setTimer(ms, () => {
+      cancelTimer = undefined;
+      if (stopped) return;
+      const waited = reading ? clock.now() - readStartedAt : 0;
+      if (waited >= idleMs!) controller.abort(new StreamTimerAbort('idle', idleMs!));
+      else arm(idleMs! - waited);
+    });
+  };
+  const read = async (): Promise<IteratorResult<StreamEvent>> => {
+    if (idleMs !== undefined) {
+      readStartedAt = clock.now();
+      reading = true;
+      if (!cancelTimer && !stopped) arm(idleMs);
+    }
     try {
-      return await raceAbort(iterator.next(), controller.signal);
+      return await race(iterator.next());
     } catch (error) {
       const reason: unknown = controller.signal.reason;
       if (reason instanceof StreamTimerAbort) {
@@ -117,7 +143,15 @@ function readWithIdle(
       }
       throw toLlmError(error, target);
     } finally {
-      cancel?.();
+      reading = false;
     }
+  };
+  return {
+    read,
+    stop: () => {
+      stopped = true;
+      cancelTimer?.();
+      cancelTimer = undefined;
+    },
   };
 }
