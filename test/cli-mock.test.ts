@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../src/cli/io.js';
 import { main } from '../src/cli/main.js';
-import { startMock, type Mocking } from '../src/cli/mock.js';
+import { parseMockScenarioFile, startMock, type Mocking } from '../src/cli/mock.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 // The sources through tsx (resolved from the repository), not bin/ballast.js: that one prefers
@@ -217,7 +217,8 @@ describe('ballast mock (in process)', () => {
       ['none.json', '{"openai": {"replies": []}}', /^ballast: none\.json: openai\.replies: expected at least one reply, got \[\]\n$/],
       ['kind.yaml', 'gemini: [{ type: error, kind: meltdown }]\n', /^ballast: kind\.yaml: gemini\.replies\[0\]\.kind: expected one of rate_limit, .*, got "meltdown"\n$/],
       ['field.yaml', 'openai: [{ type: text, txt: hi }]\n', /^ballast: field\.yaml: openai\.replies\[0\]\.txt: expected one of the fields of a 'text' reply \(.*\), got an unknown field\n$/],
-      ['cycle.yaml', 'anthropic: { whenExhausted: cycle, replies: [{ type: text }] }\n', /^ballast: cycle\.yaml: anthropic\.whenExhausted: .*the anthropic mock takes cycle: true.*\n$/],
+      ['loop.yaml', 'anthropic: { loop: true, replies: [{ type: text }] }\n', /^ballast: loop\.yaml: anthropic\.loop: .*every mock takes whenExhausted: repeat-last \| cycle \| error.*, got an unknown field\n$/],
+      ['alias.yaml', 'gemini: { loop: true, whenExhausted: error, replies: [{ type: text }] }\n', /^ballast: alias\.yaml: gemini\.loop: expected to agree with whenExhausted .*, got loop: true with whenExhausted: error\n$/],
       ['delay.yaml', 'openai: [{ type: text, delayMs: soon }]\n', /^ballast: delay\.yaml: openai\.replies\[0\]\.delayMs: expected a number of milliseconds >= 0, got "soon"\n$/],
       ['ollama.yaml', 'ollama: [{ type: text }]\n', /^ballast: ollama\.yaml: ollama\.replies\[0\]\.text: expected a string, got undefined\n$/],
     ];
@@ -229,6 +230,36 @@ describe('ballast mock (in process)', () => {
       expect(io.stderr(), name).toMatch(message);
       expect(io.stdout(), name).toBe('');
     }
+  });
+
+  it('scenario files take the shared names: whenExhausted on every mock, truncate-after on every protocol', () => {
+    const scenario = {
+      openai: { whenExhausted: 'error', replies: [{ type: 'truncate-after', text: 'a' }] },
+      anthropic: { whenExhausted: 'cycle', replies: [{ type: 'truncate-after', text: 'a' }] },
+      gemini: { whenExhausted: 'repeat-last', replies: [{ type: 'truncate-after', text: 'a' }] },
+      ollama: { whenExhausted: 'cycle', replies: [{ type: 'truncate-after', text: 'a' }] },
+    };
+    expect(parseMockScenarioFile(JSON.parse(JSON.stringify(scenario)))).toEqual(scenario);
+    // The old names stay valid, alone or agreeing with whenExhausted.
+    for (const old of [
+      { anthropic: { cycle: true, replies: [{ type: 'text' }] } },
+      { anthropic: { cycle: true, whenExhausted: 'cycle', replies: [{ type: 'text' }] } },
+      { anthropic: { cycle: false, whenExhausted: 'error', replies: [{ type: 'text' }] } },
+      { gemini: { loop: true, replies: [{ type: 'eof-after', text: 'a' }] } },
+      { gemini: { loop: false, whenExhausted: 'repeat-last', replies: [{ type: 'text' }] } },
+    ]) {
+      expect(parseMockScenarioFile(old)).toEqual(old);
+    }
+    expect(() => parseMockScenarioFile({ anthropic: { whenExhausted: 'loop', replies: [{ type: 'text' }] } })).toThrow(
+      /^anthropic\.whenExhausted: expected one of repeat-last, cycle, error, got "loop"$/,
+    );
+    expect(() => parseMockScenarioFile({ anthropic: { cycle: false, whenExhausted: 'cycle', replies: [{ type: 'text' }] } })).toThrow(
+      /^anthropic\.cycle: expected to agree with whenExhausted .*, got cycle: false with whenExhausted: cycle$/,
+    );
+    expect(() => parseMockScenarioFile({ gemini: { replies: [{ type: 'truncate-after', text: 'a', extra: 1 }] } })).toThrow(
+      /^gemini\.replies\[0\]\.extra: expected one of the fields of a 'truncate-after' reply \(.*\), got an unknown field$/,
+    );
+    expect(() => parseMockScenarioFile({ ollama: { replies: [{ type: 'text', text: 'a' }], cycle: true } })).toThrow(/^ollama\.cycle: expected no such field, got true$/);
   });
 
   it('usage errors point to ballast mock --help; --help describes the command and the main help lists it', async () => {

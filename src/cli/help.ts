@@ -67,20 +67,21 @@ standard error. Ctrl-C or SIGTERM closes the servers.
 
 Scenario file (YAML, or JSON for .json files): each part is that mock's scenario, a list of
 replies or an object with \`replies\` and options; a protocol left out answers a short text.
-  openai:                               # options: whenExhausted (repeat-last | cycle | error), apiKey, models
+Every mock takes whenExhausted (repeat-last | cycle | error): what follows the last reply.
+  openai:                               # options: whenExhausted, apiKey, models
     replies:
       - { type: error, kind: rate_limit, retryAfter: 1 }
       - { type: text, text: "Hello there", toolCalls: [{ name: get_weather, arguments: { city: Oslo } }] }
-  anthropic:                            # options: cycle (true | false), apiKey
+  anthropic:                            # options: whenExhausted, apiKey
     - { type: text, text: "Hi from Claude", chunkDelayMs: 50 }
-  gemini:                               # options: loop (true | false), apiKey, models
-    loop: true                          # without it, Gemini answers 500 once the replies run out
+  gemini:                               # options: whenExhausted, apiKey, models
+    whenExhausted: cycle                # Gemini's default is error: 500 once the replies run out
     replies: [{ type: text, text: "Hi from Gemini" }]
   ollama:                               # options: whenExhausted, models
     - { type: stream-error-after, text: "partial" }
-Reply types: text, error (with kind), stream-error-after, stall-after, cut-after, and per
-protocol truncate-after / eof-after, malformed-frame / malformed-line, content-filter, refusal,
-blocked, safety. Replies are played in order, one per valid request; by default the last repeats.
+Reply types: text, error (with kind), stream-error-after, stall-after, cut-after, truncate-after
+(a clean end without the terminal event), and per protocol malformed-frame / malformed-line,
+content-filter, refusal, blocked, safety. Replies are played in order, one per valid request.
 
 Options:
   -s, --scenario FILE  the scenario file (default: every request gets a short text answer)

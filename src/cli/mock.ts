@@ -56,7 +56,7 @@ export function defaultMockScenario(): Required<MockScenarioFile> {
   return {
     openai: { replies: [{ type: 'text', text: text('OpenAI') }] },
     anthropic: { replies: [{ type: 'text', text: text('Anthropic') }] },
-    gemini: { replies: [{ type: 'text', text: text('Gemini') }], loop: true },
+    gemini: { replies: [{ type: 'text', text: text('Gemini') }], whenExhausted: 'cycle' },
     ollama: { replies: [{ type: 'text', text: text('Ollama') }] },
   };
 }
@@ -527,31 +527,35 @@ const GEMINI_REPLIES: Readonly<Record<string, Readonly<Record<string, Check>>>> 
   },
   'stall-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
   'cut-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
-  'eof-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
+  'truncate-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
+  'eof-after': { ...GEMINI_TIMING, text: required(string, 'a string') }, // the older name of truncate-after
   'malformed-frame': { ...GEMINI_TIMING, text: optional(string) },
 };
 
 // Shared ------------------------------------------------------------------------------------
 
-const SCENARIO_FIELDS: Readonly<Record<'openai' | 'anthropic' | 'gemini', { replies: Readonly<Record<string, Readonly<Record<string, Check>>>>; options: Readonly<Record<string, Check>>; exhausted: string }>> = {
-  openai: {
-    replies: OPENAI_REPLIES,
-    options: { whenExhausted: optional(oneOf(['repeat-last', 'cycle', 'error'])), apiKey: optional(string), models: optional(stringList) },
-    exhausted: 'whenExhausted: repeat-last | cycle | error',
-  },
-  anthropic: { replies: ANTHROPIC_REPLIES, options: { cycle: optional(boolean), apiKey: optional(string) }, exhausted: 'cycle: true' },
-  gemini: { replies: GEMINI_REPLIES, options: { loop: optional(boolean), apiKey: optional(string), models: optional(stringList) }, exhausted: 'loop: true' },
+const WHEN_EXHAUSTED = ['repeat-last', 'cycle', 'error'];
+const whenExhausted = optional(oneOf(WHEN_EXHAUSTED));
+
+const SCENARIO_FIELDS: Readonly<
+  Record<'openai' | 'anthropic' | 'gemini', { replies: Readonly<Record<string, Readonly<Record<string, Check>>>>; options: Readonly<Record<string, Check>>; alias?: string }>
+> = {
+  openai: { replies: OPENAI_REPLIES, options: { whenExhausted, apiKey: optional(string), models: optional(stringList) } },
+  // `cycle` (Anthropic) and `loop` (Gemini) are the deprecated aliases of `whenExhausted: cycle`.
+  anthropic: { replies: ANTHROPIC_REPLIES, options: { whenExhausted, cycle: optional(boolean), apiKey: optional(string) }, alias: 'cycle' },
+  gemini: { replies: GEMINI_REPLIES, options: { whenExhausted, loop: optional(boolean), apiKey: optional(string), models: optional(stringList) }, alias: 'loop' },
 };
 const EXHAUSTED_NAMES = ['whenExhausted', 'cycle', 'loop'];
 
 function checkScenario(protocol: 'openai' | 'anthropic' | 'gemini', value: unknown): Json {
-  const { replies, options, exhausted } = SCENARIO_FIELDS[protocol];
+  const { replies, options, alias } = SCENARIO_FIELDS[protocol];
+  const exhausted = `whenExhausted: ${WHEN_EXHAUSTED.join(' | ')}`;
   const scenario = Array.isArray(value) ? { replies: value } : value;
   if (!isRecord(scenario)) fail(protocol, 'a list of replies or an object with `replies`', value);
   for (const key of Object.keys(scenario)) {
     if (key === 'replies' || key in options) continue;
-    // The mocks name "what happens when the replies run out" differently; point to the right one.
-    const hint = EXHAUSTED_NAMES.includes(key) ? ` (for what follows the last reply, the ${protocol} mock takes ${exhausted})` : '';
+    // `cycle` and `loop` are each one mock's old name for what follows the last reply; point to the shared one.
+    const hint = EXHAUSTED_NAMES.includes(key) ? ` (for what follows the last reply, every mock takes ${exhausted})` : '';
     fail(`${protocol}.${key}`, `one of the fields replies, ${Object.keys(options).join(', ')}${hint}`, new Said('an unknown field'));
   }
   if (!Array.isArray(scenario.replies)) fail(`${protocol}.replies`, 'a list of replies', scenario.replies);
@@ -569,5 +573,15 @@ function checkScenario(protocol: 'openai' | 'anthropic' | 'gemini', value: unkno
     for (const [key, check] of Object.entries(fields)) check(reply[key], `${path}.${key}`);
   });
   for (const [key, check] of Object.entries(options)) check(scenario[key], `${protocol}.${key}`);
+  if (alias !== undefined && scenario[alias] !== undefined && scenario.whenExhausted !== undefined) {
+    const on = scenario[alias] === true;
+    if (on !== (scenario.whenExhausted === 'cycle')) {
+      fail(
+        `${protocol}.${alias}`,
+        `to agree with whenExhausted (${alias}: true means whenExhausted: cycle; give whenExhausted alone)`,
+        new Said(`${alias}: ${String(scenario[alias])} with whenExhausted: ${String(scenario.whenExhausted)}`),
+      );
+    }
+  }
   return scenario;
 }

@@ -61,6 +61,13 @@ async function readUntil(response: Response, marker: string) {
   return { text, reader };
 }
 
+describe('startAnthropicMock: url', () => {
+  it('is the origin with no path: the baseURL of Ballast\'s anthropic provider', async () => {
+    await start([{ type: 'text', text: 'ok' }]);
+    expect(mock!.url).toBe(`http://127.0.0.1:${mock!.port}`);
+  });
+});
+
 describe('startAnthropicMock: successful replies', () => {
   it('answers a non-streaming request with a Messages API message and rate-limit headers', async () => {
     await start([{ type: 'text', text: 'Hi there', usage: { inputTokens: 12, outputTokens: 3 } }]);
@@ -399,6 +406,58 @@ describe('startAnthropicMock: scenarios', () => {
     const texts = [];
     for (let i = 0; i < 3; i++) texts.push(await textOf(await post(HELLO)));
     expect(texts).toEqual(['a', 'b', 'a']);
+  });
+
+  it('whenExhausted: repeat-last (the default) repeats the last reply', async () => {
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], whenExhausted: 'repeat-last' });
+    const texts = [];
+    for (let i = 0; i < 3; i++) texts.push(await textOf(await post(HELLO)));
+    expect(texts).toEqual(['a', 'b', 'b']);
+  });
+
+  it('whenExhausted: cycle restarts the list', async () => {
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], whenExhausted: 'cycle' });
+    const texts = [];
+    for (let i = 0; i < 5; i++) texts.push(await textOf(await post(HELLO)));
+    expect(texts).toEqual(['a', 'b', 'a', 'b', 'a']);
+  });
+
+  it("whenExhausted: error answers the Messages API's 500 api_error saying the scenario is exhausted", async () => {
+    await start({ replies: [{ type: 'text', text: 'a' }], whenExhausted: 'error' });
+    expect(await textOf(await post(HELLO))).toBe('a');
+    for (const stream of [false, true]) {
+      const response = await post({ ...HELLO, stream });
+      expect(response.status).toBe(500);
+      expect(response.headers.get('request-id')).toMatch(/^req_\w{24}$/);
+      const body = (await response.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+      expect(body).toMatchObject({ type: 'error', error: { type: 'api_error' }, request_id: response.headers.get('request-id') });
+      expect(body.error.message).toContain('scenario exhausted');
+    }
+    // A rejected request uses up no reply and is still rejected as before.
+    expect((await post(HELLO, { 'anthropic-version': '' })).status).toBe(400);
+  });
+
+  it('cycle: true is an alias of whenExhausted: cycle; cycle: false changes nothing', async () => {
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], cycle: true, whenExhausted: 'cycle' });
+    const texts = [];
+    for (let i = 0; i < 3; i++) texts.push(await textOf(await post(HELLO)));
+    expect(texts).toEqual(['a', 'b', 'a']);
+    await mock!.close();
+    await start({ replies: [{ type: 'text', text: 'a' }], cycle: false, whenExhausted: 'error' });
+    expect(await textOf(await post(HELLO))).toBe('a');
+    expect((await post(HELLO)).status).toBe(500);
+    await mock!.close();
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], cycle: false });
+    texts.length = 0;
+    for (let i = 0; i < 3; i++) texts.push(await textOf(await post(HELLO)));
+    expect(texts).toEqual(['a', 'b', 'b']);
+  });
+
+  it('throws a TypeError naming cycle and whenExhausted when they disagree', async () => {
+    const replies = [{ type: 'text' as const, text: 'a' }];
+    await expect(startAnthropicMock({ replies, cycle: true, whenExhausted: 'error' })).rejects.toThrow(TypeError);
+    await expect(startAnthropicMock({ replies, cycle: true, whenExhausted: 'repeat-last' })).rejects.toThrow(/cycle: true and whenExhausted: 'repeat-last'/);
+    await expect(startAnthropicMock({ replies, cycle: false, whenExhausted: 'cycle' })).rejects.toThrow(/cycle: false and whenExhausted: 'cycle'/);
   });
 
   it('asks a function for each reply, with the request and its index', async () => {

@@ -157,20 +157,33 @@ export type AnthropicMockReplyFn = (
 ) => AnthropicMockReply | Promise<AnthropicMockReply>;
 
 /**
- * What the mock does. `replies` is played in order, one per valid request; after the last, the
- * last repeats (or the list restarts with `cycle: true`). Requests the real API would reject
- * (bad auth, version, body) get its 4xx and do not use up a reply.
+ * What the mock does. `replies` is played in order, one per valid request; `whenExhausted` says
+ * what follows the last. Requests the real API would reject (bad auth, version, body) get its 4xx
+ * and do not use up a reply.
  */
 export interface AnthropicMockScenario {
   replies: AnthropicMockReply[] | AnthropicMockReplyFn;
   /** When set, requests must carry it as `x-api-key` or `Authorization: Bearer` (x-api-key wins if both). */
   apiKey?: string;
+  /**
+   * When the list runs out: repeat the last reply (`repeat-last`, the default), start over
+   * (`cycle`), or answer 500 `api_error` "scenario exhausted" (`error`, so a test that sends one
+   * request too many notices).
+   */
+  whenExhausted?: 'repeat-last' | 'cycle' | 'error';
+  /**
+   * `true` is `whenExhausted: 'cycle'`; `false` changes nothing.
+   * @deprecated Use `whenExhausted: 'cycle'`.
+   */
   cycle?: boolean;
 }
 
 /** A running Anthropic mock. */
 export interface AnthropicMock {
-  /** The base URL (for `baseURL` options): `http://127.0.0.1:<port>`. */
+  /**
+   * The base URL, with no path: `http://127.0.0.1:<port>`. It is exactly the `baseURL` to give
+   * Ballast's `anthropic` provider (whose default is `https://api.anthropic.com`).
+   */
   readonly url: string;
   readonly port: number;
   /** Every request received, valid or not, in order. */
@@ -250,23 +263,41 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 export async function startAnthropicMock(
   scenario: AnthropicMockScenario | AnthropicMockReply[] | AnthropicMockReplyFn,
 ): Promise<AnthropicMock> {
-  const { replies, apiKey, cycle } =
-    Array.isArray(scenario) || typeof scenario === 'function' ? { replies: scenario, apiKey: undefined, cycle: false } : scenario;
+  const script: AnthropicMockScenario = Array.isArray(scenario) || typeof scenario === 'function' ? { replies: scenario } : scenario;
+  const { replies, apiKey } = script;
+  const whenExhausted = anthropicWhenExhausted(script);
   let served = 0;
-  const next = async (request: RecordedRequest): Promise<AnthropicMockReply> => {
-    const index = served++;
+  const next = async (request: RecordedRequest, index: number): Promise<AnthropicMockReply | undefined> => {
     if (typeof replies === 'function') return replies(request, index);
     if (replies.length === 0) throw new Error('anthropic mock: the scenario has no replies');
-    return replies[cycle ? index % replies.length : Math.min(index, replies.length - 1)]!;
+    if (index < replies.length) return replies[index];
+    if (whenExhausted === 'cycle') return replies[index % replies.length];
+    if (whenExhausted === 'error') return undefined;
+    return replies[replies.length - 1];
   };
 
   const server = await startMockServer(async (request) => {
     const rejection = validate(request, apiKey);
     if (rejection) return rejection;
     const body = request.json as Json;
-    return render(await next(request), body);
+    const index = served++;
+    const reply = await next(request, index);
+    if (!reply) return errorReply(500, 'api_error', `anthropic mock: scenario exhausted (no reply for request ${index + 1})`);
+    return render(reply, body);
   });
   return { url: server.url, port: server.port, requests: server.requests, close: () => server.close() };
+}
+
+/** `whenExhausted`, or its deprecated alias `cycle: true`; a TypeError when the two disagree. */
+function anthropicWhenExhausted(scenario: AnthropicMockScenario): 'repeat-last' | 'cycle' | 'error' {
+  const { whenExhausted, cycle } = scenario;
+  if (cycle === undefined) return whenExhausted ?? 'repeat-last';
+  if (whenExhausted !== undefined && (cycle === true) !== (whenExhausted === 'cycle')) {
+    throw new TypeError(
+      `anthropic mock: cycle: ${String(cycle)} and whenExhausted: '${whenExhausted}' disagree (cycle is a deprecated alias of whenExhausted: 'cycle'; give whenExhausted alone)`,
+    );
+  }
+  return cycle ? 'cycle' : (whenExhausted ?? 'repeat-last');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ async function start(scenario: GeminiMockScenario | GeminiMockScenario['replies'
 }
 
 describe('startGeminiMock: routes and keys', () => {
-  it('serves under /v1beta on loopback', async () => {
+  it("serves under /v1beta on loopback: url is the baseURL of Ballast's gemini provider", async () => {
     await start([{ type: 'text', text: 'ok' }]);
     expect(mock!.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1beta$/);
     expect(mock!.url).toBe(`${mock!.origin}/v1beta`);
@@ -181,6 +181,49 @@ describe('startGeminiMock: answers', () => {
     expect(((await exhausted.json()) as { error: Json }).error.message).toContain('scenario exhausted');
   });
 
+  it('whenExhausted: cycle starts over, repeat-last repeats the last reply', async () => {
+    const texts = async (n: number) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const body = (await (await generate()).json()) as { candidates: Array<{ content: { parts: Array<{ text: string }> } }> };
+        out.push(body.candidates[0]!.content.parts[0]!.text);
+      }
+      return out;
+    };
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], whenExhausted: 'cycle' });
+    expect(await texts(5)).toEqual(['a', 'b', 'a', 'b', 'a']);
+    await mock!.close();
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], whenExhausted: 'repeat-last' });
+    expect(await texts(4)).toEqual(['a', 'b', 'b', 'b']);
+    await mock!.close();
+    // The deprecated alias.
+    await start({ replies: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], loop: true, whenExhausted: 'cycle' });
+    expect(await texts(3)).toEqual(['a', 'b', 'a']);
+  });
+
+  it('whenExhausted: error (the default) answers 500 INTERNAL "scenario exhausted", streaming or not', async () => {
+    await start({ replies: [{ type: 'text', text: 'a' }], whenExhausted: 'error' });
+    expect((await generate()).status).toBe(200);
+    for (const res of [await generate(), await streamSse()]) {
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=UTF-8');
+      const { error } = (await res.json()) as { error: Json };
+      expect(error).toMatchObject({ code: 500, status: 'INTERNAL' });
+      expect(error.message).toContain('scenario exhausted');
+    }
+    await mock!.close();
+    await start({ replies: [{ type: 'text', text: 'a' }], loop: false, whenExhausted: 'error' });
+    expect((await generate()).status).toBe(200);
+    expect((await generate()).status).toBe(500);
+  });
+
+  it('throws a TypeError naming loop and whenExhausted when they disagree', async () => {
+    const replies = [{ type: 'text' as const, text: 'a' }];
+    await expect(startGeminiMock({ replies, loop: true, whenExhausted: 'error' })).rejects.toThrow(TypeError);
+    await expect(startGeminiMock({ replies, loop: true, whenExhausted: 'repeat-last' })).rejects.toThrow(/loop: true and whenExhausted: 'repeat-last'/);
+    await expect(startGeminiMock({ replies, loop: false, whenExhausted: 'cycle' })).rejects.toThrow(/loop: false and whenExhausted: 'cycle'/);
+  });
+
   it('passes each call to a reply function', async () => {
     const seen: GeminiMockRequest[] = [];
     await start((request) => {
@@ -264,6 +307,27 @@ describe('startGeminiMock: errors', () => {
     const text = await (await streamSse()).text();
     expect(sseData(text).length).toBeGreaterThan(0);
     expect(text).not.toContain('finishReason');
+  });
+
+  it('truncate-after is eof-after under the shared name: the body ends cleanly without a finishReason', async () => {
+    await start({ replies: [{ type: 'truncate-after', text: 'Hello there' }], whenExhausted: 'cycle' });
+    const text = await (await streamSse()).text();
+    const chunks = sseData(text) as Array<{ candidates: Array<{ content: { parts: Array<{ text: string }> } }> }>;
+    expect(chunks.map((c) => c.candidates[0]!.content.parts[0]!.text).join('')).toBe('Hello there');
+    expect(text).not.toContain('finishReason');
+    // Same bytes as eof-after, apart from the random response ids.
+    const unify = (t: string) => t.replace(/"responseId":"[^"]*"/g, '"responseId":"x"');
+    await mock!.close();
+    await start([{ type: 'eof-after', text: 'Hello there' }]);
+    expect(unify(await (await streamSse()).text())).toBe(unify(text));
+    // Unary: a candidate without a finishReason.
+    await mock!.close();
+    await start([{ type: 'truncate-after', text: 'Hello there' }]);
+    const res = await generate();
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { candidates: Json[] };
+    expect(body.candidates[0]).toMatchObject({ content: { parts: [{ text: 'Hello there' }] } });
+    expect(body.candidates[0]!.finishReason).toBeUndefined();
   });
 
   it('stalls after the text until the client leaves', async () => {

@@ -123,6 +123,15 @@ export interface GeminiMockCutReply extends GeminiMockTiming {
  * Streams `text`, then ends the body cleanly without any chunk carrying a `finishReason` (a
  * truncated answer). Without a stream, a candidate without `finishReason`.
  */
+export interface GeminiMockTruncateReply extends GeminiMockTiming {
+  type: 'truncate-after';
+  text: string;
+}
+
+/**
+ * The same reply as {@link GeminiMockTruncateReply}, under its older name.
+ * @deprecated Use `type: 'truncate-after'`.
+ */
 export interface GeminiMockEofReply extends GeminiMockTiming {
   type: 'eof-after';
   text: string;
@@ -143,6 +152,7 @@ export type GeminiMockReply =
   | GeminiMockStreamErrorReply
   | GeminiMockStallReply
   | GeminiMockCutReply
+  | GeminiMockTruncateReply
   | GeminiMockEofReply
   | GeminiMockMalformedReply;
 
@@ -164,17 +174,23 @@ export interface GeminiMockRequest {
  * `ballast mock` can load scenarios from files:
  *
  * ```json
- * { "apiKey": "test-key", "loop": true,
+ * { "apiKey": "test-key", "whenExhausted": "cycle",
  *   "replies": [{ "type": "error", "kind": "rate_limit", "retryDelay": "2s" },
  *               { "type": "text", "text": "Hello there", "usage": { "promptTokenCount": 5 } }] }
  * ```
  */
 export interface GeminiMockScenario {
-  /**
-   * Replies to model calls in order, or a function choosing each one. When the list runs out the
-   * mock answers 500 `INTERNAL` ("scenario exhausted"), unless `loop` starts it over.
-   */
+  /** Replies to model calls in order, or a function choosing each one. */
   replies: GeminiMockReply[] | ((request: GeminiMockRequest) => GeminiMockReply | Promise<GeminiMockReply>);
+  /**
+   * When the list runs out: answer 500 `INTERNAL` "scenario exhausted" (`error`, the default here,
+   * unlike the other mocks), start over (`cycle`), or repeat the last reply (`repeat-last`).
+   */
+  whenExhausted?: 'repeat-last' | 'cycle' | 'error';
+  /**
+   * `true` is `whenExhausted: 'cycle'`; `false` changes nothing.
+   * @deprecated Use `whenExhausted: 'cycle'`.
+   */
   loop?: boolean;
   /**
    * When set, calls must carry this key (`x-goog-api-key` or `?key=`): a missing key gets 403
@@ -187,7 +203,11 @@ export interface GeminiMockScenario {
 
 /** A running Gemini mock. */
 export interface GeminiMock {
-  /** Base URL for a client that wants the API version in it: `http://127.0.0.1:port/v1beta`. */
+  /**
+   * The base URL including `/v1beta`: `http://127.0.0.1:port/v1beta`. It is exactly the `baseURL`
+   * to give Ballast's `gemini` provider (whose default is
+   * `https://generativelanguage.googleapis.com/v1beta`).
+   */
   readonly url: string;
   /** `http://127.0.0.1:port`, for `@google/genai`'s `httpOptions.baseUrl`. */
   readonly origin: string;
@@ -209,8 +229,17 @@ const JSON_TYPE = 'application/json; charset=UTF-8';
  * A list of replies may be passed instead of a scenario.
  */
 export async function startGeminiMock(scenario: GeminiMockScenario | GeminiMockReply[]): Promise<GeminiMock> {
-  const { replies, loop = false, apiKey, models } = Array.isArray(scenario) ? { replies: scenario } : scenario;
+  const script: GeminiMockScenario = Array.isArray(scenario) ? { replies: scenario } : scenario;
+  const { replies, apiKey, models } = script;
+  const whenExhausted = geminiWhenExhausted(script);
   let calls = 0;
+  const pick = (index: number): GeminiMockReply | undefined => {
+    if (typeof replies === 'function' || replies.length === 0) return undefined;
+    if (index < replies.length) return replies[index];
+    if (whenExhausted === 'cycle') return replies[index % replies.length];
+    if (whenExhausted === 'repeat-last') return replies[replies.length - 1];
+    return undefined;
+  };
 
   const server = await startMockServer(async (recorded) => {
     const url = new URL(recorded.path, 'http://mock');
@@ -248,7 +277,7 @@ export async function startGeminiMock(scenario: GeminiMockScenario | GeminiMockR
     };
     let reply: GeminiMockReply | undefined;
     if (typeof replies === 'function') reply = await replies(request);
-    else reply = replies.length === 0 ? undefined : loop ? replies[request.index % replies.length] : replies[request.index];
+    else reply = pick(request.index);
     if (!reply) return errorReply(500, 'INTERNAL', `gemini mock: scenario exhausted (no reply for call ${request.index + 1})`);
     if (reply.type === 'stall-after' && method === 'generateContent') {
       await recorded.disconnect; // a unary call that never gets its answer
@@ -263,6 +292,18 @@ export async function startGeminiMock(scenario: GeminiMockScenario | GeminiMockR
     requests: server.requests,
     close: () => server.close(),
   };
+}
+
+/** `whenExhausted`, or its deprecated alias `loop: true`; a TypeError when the two disagree. */
+function geminiWhenExhausted(scenario: GeminiMockScenario): 'repeat-last' | 'cycle' | 'error' {
+  const { whenExhausted, loop } = scenario;
+  if (loop === undefined) return whenExhausted ?? 'error';
+  if (whenExhausted !== undefined && (loop === true) !== (whenExhausted === 'cycle')) {
+    throw new TypeError(
+      `gemini mock: loop: ${String(loop)} and whenExhausted: '${whenExhausted}' disagree (loop is a deprecated alias of whenExhausted: 'cycle'; give whenExhausted alone)`,
+    );
+  }
+  return loop ? 'cycle' : (whenExhausted ?? 'error');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,6 +523,7 @@ function planChunks(reply: Exclude<GeminiMockReply, GeminiMockErrorReply>, reque
     case 'cut-after':
       ending = { type: 'cut' };
       break;
+    case 'truncate-after':
     case 'eof-after':
       break;
     case 'malformed-frame':

@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { collectStream } from '../llm/collect-stream.js';
+import { isLlmError } from '../llm/llm-error.js';
+import { ollama } from '../providers/ollama.js';
 import {
   OLLAMA_RUN_ERROR,
   ollamaMockError,
@@ -156,6 +159,38 @@ describe('startOllamaMock: failures', () => {
     await expect(res.text()).rejects.toThrow();
   });
 
+  it('truncate-after streams the text, then ends the body cleanly with no done:true line', async () => {
+    const m = await start([{ type: 'truncate-after', text: 'half an' }]);
+    const res = await chat(m.url, hello);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson');
+    const objects = lines(await res.text()) as Record<string, unknown>[];
+    expect(objects.map((o) => (o.message as { content: string }).content)).toEqual(['half ', 'an']);
+    expect(objects.every((o) => o.done === false)).toBe(true);
+    expect(m.requests[0]!.disconnected).toBe(false);
+  });
+
+  it('truncate-after answers "stream": false with half a JSON body, ended cleanly', async () => {
+    const { url } = await start([{ type: 'truncate-after', text: 'half an answer' }]);
+    const res = await chat(url, { ...hello, stream: false });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const text = await res.text();
+    expect(text.startsWith('{"model":"llama3.2"')).toBe(true);
+    expect(() => JSON.parse(text)).toThrow();
+  });
+
+  it("truncate-after is what Ballast's ollama adapter classifies as a truncated stream", async () => {
+    const { url } = await start([{ type: 'truncate-after', text: 'half an' }]);
+    const provider = ollama({ baseURL: url });
+    const error = await collectStream(provider.stream({ messages: [{ role: 'user', content: 'hi' }] }, { model: 'llama3.2', signal: new AbortController().signal })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isLlmError(error)).toBe(true);
+    expect(error).toMatchObject({ kind: 'connection', code: 'stream_truncated', provider: 'ollama' });
+  });
+
   it('stalls after the text until the client leaves, and records the disconnect', async () => {
     const m = await start([{ type: 'stall-after', text: 'a b' }]);
     const controller = new AbortController();
@@ -300,9 +335,12 @@ describe('ollamaMockReply (the translation, without a server)', () => {
     expect(reply.frames?.every((f) => !('delayMs' in f))).toBe(true);
   });
 
-  it('ends stalls with a stall and cuts with a cut', () => {
+  it('ends stalls with a stall and cuts with a cut; truncations just end', () => {
     expect(ollamaMockReply({ type: 'stall-after', text: 'a' }, ctx).frames?.at(-1)).toEqual({ stall: true });
     expect(ollamaMockReply({ type: 'cut-after', text: 'a' }, ctx).frames?.at(-1)).toEqual({ cut: true });
+    const truncated = ollamaMockReply({ type: 'truncate-after', text: 'a b' }, ctx).frames ?? [];
+    expect(truncated).toHaveLength(2);
+    expect(truncated.every((f) => 'write' in f && !f.write.includes('"done":true'))).toBe(true);
   });
 
   it('maps every error kind to a status and message', () => {
@@ -326,6 +364,7 @@ describe('parseOllamaMockScenario', () => {
       { type: 'stream-error-after', text: 'x', message: 'm' },
       { type: 'stall-after', text: 'x' },
       { type: 'cut-after', text: 'x' },
+      { type: 'truncate-after', text: 'x' },
       { type: 'malformed-line' },
     ];
     expect(parseOllamaMockScenario(JSON.parse(JSON.stringify(replies)))).toEqual({ replies });
@@ -339,6 +378,8 @@ describe('parseOllamaMockScenario', () => {
     [[{ type: 'text', text: 'x', delayMs: -1 }], /delayMs: expected a number of milliseconds/],
     [[{ type: 'text', text: 'x', toolCalls: [{ name: 'f', arguments: '{}' }] }], /toolCalls\[0\]\.arguments: expected an object/],
     [[{ type: 'cut-after', text: 'x', extra: 1 }], /scenario\.replies\[0\]\.extra: expected no such field/],
+    [[{ type: 'truncate-after' }], /scenario\.replies\[0\]\.text: expected a string, got undefined/],
+    [{ replies: [], cycle: true }, /^scenario\.cycle: expected no such field, got true$/],
     [{ replies: [], whenExhausted: 'loop' }, /whenExhausted/],
     ['text', /scenario: expected a list of replies/],
   ])('rejects %j with a precise message', (value, message) => {

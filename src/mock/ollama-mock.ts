@@ -73,6 +73,15 @@ export interface OllamaMockCutReply {
   text: string;
 }
 
+/**
+ * `text` streams, then the body ends cleanly with no `done: true` line (a truncating proxy, or a
+ * runner that died quietly). With `stream: false`, half a JSON body, ended cleanly.
+ */
+export interface OllamaMockTruncateReply {
+  type: 'truncate-after';
+  text: string;
+}
+
 /** Optional `text` streams, then a line that is not JSON, then the connection is held open. */
 export interface OllamaMockMalformedReply {
   type: 'malformed-line';
@@ -88,6 +97,7 @@ export type OllamaMockReply =
   | OllamaMockStreamErrorReply
   | OllamaMockStallReply
   | OllamaMockCutReply
+  | OllamaMockTruncateReply
   | OllamaMockMalformedReply;
 
 /** What a reply function is told about a chat request. */
@@ -122,7 +132,10 @@ export type OllamaMockScenario = OllamaMockScenarioObject | OllamaMockReply[] | 
 
 /** A running mock Ollama server. */
 export interface OllamaMock {
-  /** Base URL, e.g. `http://127.0.0.1:41234` (pass it as the adapter's `baseURL`). */
+  /**
+   * The base URL, with no path: e.g. `http://127.0.0.1:41234`. It is exactly the `baseURL` to give
+   * Ballast's `ollama` provider (whose default is `http://127.0.0.1:11434`).
+   */
   readonly url: string;
   readonly port: number;
   /** Every request received, in order (including `/api/tags` and invalid ones). */
@@ -260,6 +273,13 @@ export function ollamaMockReply(reply: OllamaMockReply, ctx: OllamaMockReplyCont
     case 'cut-after':
       if (!c.stream) return { headers: { 'content-type': 'application/json; charset=utf-8' }, frames: [{ cut: true }] };
       return { headers: NDJSON, frames: [...textFrames(c, model, splitIntoChunks(reply.text)), { cut: true }] };
+    case 'truncate-after': {
+      if (!c.stream) {
+        const whole = JSON.stringify({ model, created_at: c.createdAt, message: { role: 'assistant', content: reply.text }, done: true, done_reason: 'stop' });
+        return { headers: { 'content-type': 'application/json; charset=utf-8' }, text: whole.slice(0, Math.floor(whole.length / 2)) };
+      }
+      return { headers: NDJSON, frames: textFrames(c, model, splitIntoChunks(reply.text)) };
+    }
     case 'malformed-line': {
       const bad = reply.line ?? `{"model":"${model}","created_at":"${c.createdAt}","message":{"role":"assistant","content":`;
       if (!c.stream) return { headers: { 'content-type': 'application/json; charset=utf-8' }, text: bad };
@@ -413,6 +433,7 @@ const FIELDS: Readonly<Record<OllamaMockReply['type'], Readonly<Record<string, C
   'stream-error-after': { text: string, message: optional(string) },
   'stall-after': { text: string },
   'cut-after': { text: string },
+  'truncate-after': { text: string },
   'malformed-line': { text: optional(string), line: optional(string) },
 };
 

@@ -229,7 +229,10 @@ export type OpenAiMockScenario = OpenAiMockScenarioObject | OpenAiMockReply[] | 
 
 /** A running OpenAI mock. */
 export interface OpenAiMock {
-  /** The API root including `/v1`, e.g. `http://127.0.0.1:41234/v1` (an SDK's `baseURL`). */
+  /**
+   * The API root including `/v1`, e.g. `http://127.0.0.1:41234/v1`. It is exactly the `baseURL` to
+   * give Ballast's `openai` provider (whose default is `https://api.openai.com/v1`), or an OpenAI SDK.
+   */
   readonly url: string;
   /** Every request received (chat completions, model lists, unknown paths), in order. */
   readonly requests: RecordedRequest[];
