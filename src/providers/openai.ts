@@ -6,9 +6,10 @@ import { LlmError, isLlmError } from '../llm/llm-error.js';
 import type { RateLimitInfo } from '../llm/rate-limit-headers.js';
 import { parseRateLimitHeaders } from '../llm/rate-limit-headers.js';
 import type { FinishEvent, StartEvent, StreamEvent } from '../llm/stream-events.js';
-import { joinUrl, malformedError, parseFrame, readJson, send, sseEvents, type HttpCallContext } from './http.js';
+import { joinUrl, malformedError, parseFrame, readJson, send, type HttpCallContext } from './http.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
 import { fetchTransport, type ResponseHeaders, type Transport, type TransportResponse } from './transport.js';
+import { SseParser, type SseEnd, type SseEvent } from './sse-parser.js';
 
 /** OpenAI's public endpoint, the default `baseURL`. */
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -127,20 +128,10 @@ export function openai(options: OpenAiOptions = {}): ChatProvider {
       }
     },
 
-    async *stream(request, call) {
+    stream(request, call) {
       const ctx = context(request, call);
-      try {
-        const body = serialize(request, call.model, true);
-        const response = await send(ctx, { url: chatUrl(call.model), headers, body });
-        if (response.headers.get('content-type')?.startsWith('application/json')) {
-          // A server that ignores `stream: true` (or answers an error with 200) sends one JSON body.
-          yield* completionEvents(parseCompletion(await readJson(ctx, response), ctx, response.headers, now()));
-          return;
-        }
-        yield* readChunks(ctx, response, includeUsage, now());
-      } catch (error) {
-        throw scrub(error, ctx, apiKey);
-      }
+      const open = () => send(ctx, { url: chatUrl(call.model), headers, body: serialize(request, call.model, true) });
+      return readChunks(ctx, open, includeUsage, now, apiKey);
     },
   };
 }
@@ -456,119 +447,153 @@ interface OpenCall {
  */
 async function* readChunks(
   ctx: HttpCallContext,
-  response: TransportResponse,
+  open: () => Promise<TransportResponse>,
   usageExpected: boolean,
-  now: number,
+  now: () => number,
+  apiKey: string | undefined,
 ): AsyncGenerator<StreamEvent, void> {
-  const requestId = response.headers.get('x-request-id') ?? undefined;
-  const rateLimit: RateLimitInfo | undefined = parseRateLimitHeaders(response.headers, now);
-  const calls = new Map<number, OpenCall>();
-  let lastIndex = -1;
-  let started = false;
-  let finishRaw: string | undefined;
-  let sawUsage = false;
-  let refused = false;
-  let hadToolCalls = false;
-
-  const frames = sseEvents(ctx, response);
+  // One generator from the request to the last event (no wrapper to delegate through): each event
+  // costs one async step.
   try {
-    for (;;) {
-      const next = await frames.next();
-      // Frames already buffered must not outlive an abort.
-      if (ctx.signal.aborted) throw classifyThrown(ctx.signal.reason, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
-      if (next.done) {
-        const complete = !next.value.truncated && finishRaw !== undefined && (sawUsage || !usageExpected);
-        if (!complete) throw truncatedStreamError({ provider: ctx.provider, model: ctx.model });
-        break;
-      }
-      const frame = next.value;
-      if (frame.data.startsWith('[DONE]')) break;
-      if (frame.event !== undefined && frame.event !== 'message') {
-        if (frame.event === 'error') throw streamError(ctx, frame.data, requestId);
-        continue; // no other named events exist in this protocol
-      }
-      const chunk = parseFrame(ctx, frame.data);
-      if (!isObject(chunk)) throw malformedError(ctx, 'stream frame is not a JSON object');
-      if (chunk.error) throw classifyStreamError(ctx.provider, chunk, { model: ctx.model, requestId });
+    const response = await open();
+    if (response.headers.get('content-type')?.startsWith('application/json')) {
+      // A server that ignores `stream: true` (or answers an error with 200) sends one JSON body.
+      yield* completionEvents(parseCompletion(await readJson(ctx, response), ctx, response.headers, now()));
+      return;
+    }
+    const requestId = response.headers.get('x-request-id') ?? undefined;
+    const rateLimit: RateLimitInfo | undefined = parseRateLimitHeaders(response.headers, now());
+    const calls = new Map<number, OpenCall>();
+    let lastIndex = -1;
+    let started = false;
+    let finishRaw: string | undefined;
+    let sawUsage = false;
+    let refused = false;
+    let hadToolCalls = false;
 
-      if (!started) {
-        started = true;
-        const start: StartEvent = { type: 'start' };
-        const id = str(chunk.id);
-        const model = str(chunk.model);
-        if (id) start.id = id;
-        if (model) start.model = model;
-        if (rateLimit) start.rateLimit = rateLimit;
-        yield start;
-      }
-
-      const choice = firstChoice(chunk.choices);
-      const delta = choice?.delta;
-      if (isObject(delta) && finishRaw === undefined) {
-        const text = delta.content;
-        if (typeof text === 'string' && text !== '') yield { type: 'text', text };
-        const refusal = delta.refusal;
-        if (typeof refusal === 'string' && refusal !== '') {
-          refused = true;
-          yield { type: 'text', text: refusal };
+    // The SSE parser is driven here rather than through a generator of frames: a stream's events
+    // then cost one async step each, not three (a chunk usually carries several frames).
+    const parser = new SseParser();
+    const batch: SseEvent[] = [];
+    const emit = (event: SseEvent) => void batch.push(event);
+    const body = response.body[Symbol.asyncIterator]();
+    let finished = false;
+    try {
+      reading: for (;;) {
+        let end: SseEnd | undefined;
+        let step: IteratorResult<Uint8Array>;
+        try {
+          step = await body.next();
+        } catch (error) {
+          throw classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
         }
-        const reasoning = reasoningOf(delta);
-        if (reasoning) yield { type: 'reasoning', text: reasoning };
-        if (Array.isArray(delta.tool_calls)) {
-          for (const tc of delta.tool_calls) {
-            if (!isObject(tc)) continue;
-            const fn = isObject(tc.function) ? tc.function : undefined;
-            const id = str(tc.id);
-            let index = num(tc.index);
-            if (index === undefined) {
-              // No index (a few compatible servers): a new id is a new call, else the last call goes on.
-              const known = id === undefined ? undefined : [...calls].find(([, c]) => c.id === id)?.[0];
-              index = known ?? (id !== undefined || lastIndex < 0 ? lastIndex + 1 : lastIndex);
+        if (step.done) {
+          finished = true;
+          end = parser.end(emit);
+        } else parser.push(step.value, emit);
+        for (let i = 0; i < batch.length; i++) {
+          // Frames already buffered must not outlive an abort.
+          if (ctx.signal.aborted) throw classifyThrown(ctx.signal.reason, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
+          const frame = batch[i]!;
+          if (frame.data.startsWith('[DONE]')) break reading;
+          if (frame.event !== undefined && frame.event !== 'message') {
+            if (frame.event === 'error') throw streamError(ctx, frame.data, requestId);
+            continue; // no other named events exist in this protocol
+          }
+          const chunk = parseFrame(ctx, frame.data);
+          if (!isObject(chunk)) throw malformedError(ctx, 'stream frame is not a JSON object');
+          if (chunk.error) throw classifyStreamError(ctx.provider, chunk, { model: ctx.model, requestId });
+
+          if (!started) {
+            started = true;
+            const start: StartEvent = { type: 'start' };
+            const id = str(chunk.id);
+            const model = str(chunk.model);
+            if (id) start.id = id;
+            if (model) start.model = model;
+            if (rateLimit) start.rateLimit = rateLimit;
+            yield start;
+          }
+
+          const choice = firstChoice(chunk.choices);
+          const delta = choice?.delta;
+          if (isObject(delta) && finishRaw === undefined) {
+            const text = delta.content;
+            if (typeof text === 'string' && text !== '') yield { type: 'text', text };
+            const refusal = delta.refusal;
+            if (typeof refusal === 'string' && refusal !== '') {
+              refused = true;
+              yield { type: 'text', text: refusal };
             }
-            let call = calls.get(index);
-            if (!call) {
-              call = { id: id ?? '', name: str(fn?.name) ?? '', raw: '' };
-              calls.set(index, call);
-              if (index > lastIndex) lastIndex = index;
-              hadToolCalls = true;
-              yield { type: 'tool-call-start', index, id: call.id, name: call.name };
+            const reasoning = reasoningOf(delta);
+            if (reasoning) yield { type: 'reasoning', text: reasoning };
+            if (Array.isArray(delta.tool_calls)) {
+              for (const tc of delta.tool_calls) {
+                if (!isObject(tc)) continue;
+                const fn = isObject(tc.function) ? tc.function : undefined;
+                const id = str(tc.id);
+                let index = num(tc.index);
+                if (index === undefined) {
+                  // No index (a few compatible servers): a new id is a new call, else the last call goes on.
+                  const known = id === undefined ? undefined : [...calls].find(([, c]) => c.id === id)?.[0];
+                  index = known ?? (id !== undefined || lastIndex < 0 ? lastIndex + 1 : lastIndex);
+                }
+                let call = calls.get(index);
+                if (!call) {
+                  call = { id: id ?? '', name: str(fn?.name) ?? '', raw: '' };
+                  calls.set(index, call);
+                  if (index > lastIndex) lastIndex = index;
+                  hadToolCalls = true;
+                  yield { type: 'tool-call-start', index, id: call.id, name: call.name };
+                }
+                const args = fn?.arguments;
+                const piece = typeof args === 'string' ? args : args === undefined || args === null ? '' : JSON.stringify(args);
+                if (piece !== '') {
+                  call.raw += piece;
+                  yield { type: 'tool-call-delta', index, argumentsDelta: piece };
+                }
+              }
             }
-            const args = fn?.arguments;
-            const piece = typeof args === 'string' ? args : args === undefined || args === null ? '' : JSON.stringify(args);
-            if (piece !== '') {
-              call.raw += piece;
-              yield { type: 'tool-call-delta', index, argumentsDelta: piece };
+          }
+          const reason = choice ? str(choice.finish_reason) : undefined;
+          if (reason && finishRaw === undefined) {
+            finishRaw = reason;
+            yield* endToolCalls(calls);
+          }
+          if (chunk.usage !== undefined && chunk.usage !== null) {
+            const usage = readUsage(chunk.usage);
+            if (usage) {
+              sawUsage = true;
+              yield { type: 'usage', usage };
             }
           }
         }
-      }
-      const reason = choice ? str(choice.finish_reason) : undefined;
-      if (reason && finishRaw === undefined) {
-        finishRaw = reason;
-        yield* endToolCalls(calls);
-      }
-      if (chunk.usage !== undefined && chunk.usage !== null) {
-        const usage = readUsage(chunk.usage);
-        if (usage) {
-          sawUsage = true;
-          yield { type: 'usage', usage };
+        batch.length = 0;
+        if (end) {
+          if (ctx.signal.aborted) throw classifyThrown(ctx.signal.reason, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
+          const complete = !end.truncated && finishRaw !== undefined && (sawUsage || !usageExpected);
+          if (!complete) throw truncatedStreamError({ provider: ctx.provider, model: ctx.model });
+          break;
         }
       }
+    } finally {
+      // Stopped before the body ended ([DONE], an error, the consumer left): release the connection.
+      if (!finished) await body.return?.();
     }
-  } finally {
-    await frames.return({ truncated: false });
-  }
 
-  if (!started) {
-    const start: StartEvent = { type: 'start' };
-    if (rateLimit) start.rateLimit = rateLimit;
-    yield start;
+    if (!started) {
+      const start: StartEvent = { type: 'start' };
+      if (rateLimit) start.rateLimit = rateLimit;
+      yield start;
+    }
+    yield* endToolCalls(calls);
+    const finish: FinishEvent = { type: 'finish', finishReason: mapFinish(finishRaw, hadToolCalls, refused) };
+    const rawFinish = refused ? 'refusal' : finishRaw;
+    if (rawFinish !== undefined) finish.rawFinishReason = rawFinish;
+    yield finish;
+  } catch (error) {
+    throw scrub(error, ctx, apiKey);
   }
-  yield* endToolCalls(calls);
-  const finish: FinishEvent = { type: 'finish', finishReason: mapFinish(finishRaw, hadToolCalls, refused) };
-  const rawFinish = refused ? 'refusal' : finishRaw;
-  if (rawFinish !== undefined) finish.rawFinishReason = rawFinish;
-  yield finish;
 }
 
 /** The events of a whole answer, for a stream request that got a JSON body. */
