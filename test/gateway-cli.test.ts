@@ -73,6 +73,34 @@ describe('ballast check', () => {
     expect(keys.stdout()).not.toContain('sk-test-cli-123456789');
   });
 
+  it('the redis store: valid with ${REDIS_URL}, shown without its password; its problems name the path', async () => {
+    await writeFile(join(dir, 'redis.yaml'), `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n  prefix: "app1:"\n`);
+    const io = captured({ REDIS_URL: 'redis://:s3cret-pass@cache.internal:6380/1' });
+    expect(await main(['check', 'redis.yaml'], io)).toBe(0);
+    expect(io.stdout()).toContain('redis.yaml is valid: 1 provider (sim), 1 route (chat)');
+    expect(io.stdout()).toContain('store: redis redis://cache.internal:6380/1 (prefix app1:)');
+    expect(io.stdout() + io.stderr()).not.toContain('s3cret-pass');
+
+    await writeFile(join(dir, 'memory.yaml'), GOOD);
+    const memory = captured();
+    expect(await main(['check', 'memory.yaml'], memory)).toBe(0);
+    expect(memory.stdout()).toContain('\nstore: memory\n');
+
+    await writeFile(join(dir, 'bad-redis.yaml'), `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n  prefix: ""\n  channel: x\n`);
+    const bad = captured({ REDIS_URL: 'tcp://:s3cret-pass@cache.internal:6380' });
+    expect(await main(['check', 'bad-redis.yaml'], bad)).toBe(1);
+    expect(bad.stdout().trim().split('\n')).toEqual([
+      'store.url: expected a Redis URL such as redis://127.0.0.1:6379 or "${REDIS_URL}", got "tcp://***@cache.internal:6380"',
+      'store.prefix: expected a non-empty string, got ""',
+      'store.channel: expected one of the keys type, url, prefix, got an unknown key',
+    ]);
+    expect(bad.stdout() + bad.stderr()).not.toContain('s3cret-pass');
+
+    const unset = captured({});
+    expect(await main(['check', 'redis.yaml'], unset)).toBe(1);
+    expect(unset.stdout()).toContain('store.url: expected the environment variable REDIS_URL to be set');
+  });
+
   it('a missing file is one clear line', async () => {
     const io = captured();
     expect(await main(['check', 'nope.yaml'], io)).toBe(1);
@@ -119,6 +147,7 @@ describe('ballast serve', () => {
       expect(serving!.gateway.demo).toBe(true);
       expect(io.stderr()).toContain(`ballast gateway listening on ${serving!.address.url}`);
       expect(io.stderr()).toContain('mode: DEMO');
+      expect(io.stderr()).toContain('\nstore: memory\n');
       expect(io.stderr()).toMatch(/demo +priority, resumes streams: primary\/sim-large \(simulated\) -> backup\/sim-medium/);
       const health = await fetch(`${serving!.address.url}/healthz`);
       expect(health.headers.get('x-ballast-demo')).toBe('simulated');
@@ -155,6 +184,22 @@ describe('ballast serve', () => {
     } finally {
       await serving.stop();
     }
+  });
+
+  it('a redis store that cannot connect: it says so at start, without the password, and serves all the same', async () => {
+    const file = join(dir, 'unreachable-redis.yaml');
+    await writeFile(file, `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n`);
+    const io = captured({ REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1' });
+    const serving = (await startServe(['--config', file], io))!;
+    try {
+      expect(io.stderr()).toMatch(/\nstore: redis redis:\/\/127\.0\.0\.1:1 \(NOT connected: .+\)\n/);
+      const response = await fetch(`${serving.address.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }) });
+      expect(response.status).toBe(200);
+      expect(io.stdout()).toContain('"msg":"state store not connected');
+    } finally {
+      await serving.stop();
+    }
+    expect(io.stdout() + io.stderr()).not.toContain('s3cret-pass');
   });
 
   it('runs as a real process: `node --import tsx src/cli/main.ts serve`, answers, stops on SIGINT', async () => {

@@ -59,6 +59,7 @@ describe('validation messages: path, expected, got', () => {
         '    targets: []',
         'store:',
         '  type: redis',
+        '  url: http://:hunter2-secret@cache.internal:6379',
       ].join('\n'),
     );
     expect(result.ok).toBe(false);
@@ -73,7 +74,7 @@ describe('validation messages: path, expected, got', () => {
         'routes.chat.targets[1].model: expected a string, got number 3',
         'routes.chat.targets[1].provider: expected the name of a configured provider (openai, anth, sim), got "opnai"',
         'routes.empty.targets: expected a non-empty list, got an empty list',
-        'store.type: expected "memory", got "redis"',
+        'store.url: expected a Redis URL such as redis://127.0.0.1:6379 or "${REDIS_URL}", got "http://***@cache.internal:6379"',
       ]),
     );
     expect(lines(result).find((l) => l.startsWith('providers.sim.faults[0].kind:'))).toMatch(/expected one of "rate_limit", .*"cut", .*got "slowly"/);
@@ -81,6 +82,7 @@ describe('validation messages: path, expected, got', () => {
       'routes.chat.retyr: expected one of the keys strategy, targets, rules, retry, breaker, timeouts, hedge, resume, errors, cooldowns, healthCheck (did you mean "retry"?), got an unknown key',
     );
     expect(lines(result).length).toBe(12);
+    expect(lines(result).join('\n')).not.toContain('hunter2');
   });
 
   it('says what is missing', () => {
@@ -156,6 +158,31 @@ describe('validation messages: path, expected, got', () => {
     const config = valid(validateConfig(MINIMAL));
     expect(config.server).toMatchObject({ host: '127.0.0.1', port: 4000, tokens: [], bodyLimit: '1mb', cors: false });
     expect(config.store).toEqual({ type: 'memory' });
+  });
+
+  it('the redis store: defaults, ${REDIS_URL}, and problems that name the path without the password', () => {
+    expect(valid(validateConfig({ ...MINIMAL, store: { type: 'redis' } })).store).toEqual({ type: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'ballast:' });
+    const env = { REDIS_URL: 'rediss://:s3cret-pass@cache.internal:6380/2' };
+    expect(valid(validateConfig({ ...MINIMAL, store: { type: 'redis', url: '${REDIS_URL}', prefix: 'app1:' } }, { env })).store).toEqual({
+      type: 'redis',
+      url: 'rediss://:s3cret-pass@cache.internal:6380/2',
+      prefix: 'app1:',
+    });
+    const problems = lines(
+      validateConfig({ ...MINIMAL, store: { type: 'redis', url: 'https://:s3cret-pass@cache.internal/with/a/long/path/so/that/the/value/is/cut', prefix: '', db: 1 } }),
+    );
+    expect(problems).toEqual([
+      'store.url: expected a Redis URL such as redis://127.0.0.1:6379 or "${REDIS_URL}", got "https://***@cache.internal/with/a/long/path/so/that/the/v..."',
+      'store.prefix: expected a non-empty string, got ""',
+      'store.db: expected one of the keys type, url, prefix, got an unknown key',
+    ]);
+    expect(lines(validateConfig({ ...MINIMAL, store: { type: 'mongo' } }))).toEqual(['store.type: expected one of "memory", "redis", got "mongo"']);
+    expect(lines(validateConfig({ ...MINIMAL, store: { type: 'redis', url: '${REDIS_URL_NOT_SET}' } }, { env }))).toEqual([
+      'store.url: expected the environment variable REDIS_URL_NOT_SET to be set (or a default: ${REDIS_URL_NOT_SET:-value}), got REDIS_URL_NOT_SET unset',
+    ]);
+    expect(lines(validateConfig({ ...MINIMAL, store: { type: 'memory', url: 'redis://127.0.0.1:6379' } }))).toEqual([
+      'store.url: expected one of the keys type, got an unknown key',
+    ]);
   });
 });
 
@@ -357,6 +384,21 @@ describe('reload', () => {
     await oldRouter.chat({ messages: [{ role: 'user', content: 'direct' }] });
     expect(fromOld()).toBe(before);
     dispose();
+  });
+
+  it('keeps the running store when the store section changes, and says it takes effect on restart', async () => {
+    const store = gateway.store;
+    const next = valid(validateConfig({ ...configFor('second'), store: { type: 'redis', url: 'redis://:s3cret-pass@127.0.0.1:1' } }));
+    const result = gateway.reload(next);
+    expect(result.ok).toBe(true);
+    expect(gateway.store).toBe(store);
+    expect(gateway.config.store).toEqual({ type: 'memory' });
+    expect(gateway.status().store).toEqual({ type: 'memory' });
+    const warning = logs.find((l) => l.includes('store changes take effect on restart'));
+    expect(warning).toBeDefined();
+    expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', running: 'memory', configured: 'redis redis://127.0.0.1:1 (prefix ballast:)' });
+    expect(logs.join('')).not.toContain('s3cret-pass');
+    expect((await ask('second')).status).toBe(200);
   });
 });
 

@@ -166,8 +166,9 @@ describe('README examples: the gateway config', () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(yaml).toBeDefined();
-    const env = { BALLAST_TOKEN: 't', OPENAI_API_KEY: 'k', GROQ_API_KEY: 'k', AZURE_KEY: 'k', ANTHROPIC_API_KEY: 'k', GEMINI_API_KEY: 'k' };
+    const env = { BALLAST_TOKEN: 't', OPENAI_API_KEY: 'k', GROQ_API_KEY: 'k', AZURE_KEY: 'k', ANTHROPIC_API_KEY: 'k', GEMINI_API_KEY: 'k', REDIS_URL: 'redis://:pw@redis:6379' };
     const result = parseConfigText(yaml!, 'yaml', { env });
     expect(result.ok ? [] : result.problems).toEqual([]);
+    expect(result.ok && result.config.store).toEqual({ type: 'redis', url: 'redis://:pw@redis:6379', prefix: 'ballast:' });
   });
 });

@@ -6,6 +6,7 @@ import { loadConfigFile, validateConfig, type ConfigResult } from '../gateway/co
 import { formatProblem } from '../gateway/config-problems.js';
 import { defaultConfig } from '../gateway/default-config.js';
 import { buildRouteTable, RouteTableError } from '../gateway/route-table.js';
+import { describeStoreConfig } from '../gateway/store.js';
 import { CHECK_HELP } from './help.js';
 import { describeRoutes, summarize } from './describe.js';
 import { UsageError, type CliIo } from './io.js';
@@ -44,6 +45,6 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
     io.err(`${label}: ${n} problem${n === 1 ? '' : 's'}\n`);
     return 1;
   }
-  io.out(`${label} is valid: ${summarize(result.config)}\n${describeRoutes(result.config).join('\n')}\n`);
+  io.out(`${label} is valid: ${summarize(result.config)}\n${describeRoutes(result.config).join('\n')}\nstore: ${describeStoreConfig(result.config.store)}\n`);
   return 0;
 }

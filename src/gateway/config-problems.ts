@@ -32,7 +32,9 @@ export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (typeof value === 'string') {
-    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    // Redacted before it is cut short: a cut could leave a secret without what makes it recognisable.
+    const clean = redactSecrets(value);
+    const shown = clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
     return redactSecrets(JSON.stringify(shown));
   }
   if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;

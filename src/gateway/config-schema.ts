@@ -282,7 +282,33 @@ const server = obj({
   shutdownGrace: duration.default('10s'),
 });
 
-const store = obj({ type: z.literal('memory') });
+/** True for `redis://[user:password@]host[:port][/db]` and `rediss://…`. */
+function isRedisUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A Redis URL; it may hold a password, so validation problems show it redacted (see `describeValue`). */
+const redisUrl = z.custom<string>(isRedisUrl, 'a Redis URL such as redis://127.0.0.1:6379 or "${REDIS_URL}"');
+
+/** The default Redis URL of `store: { type: redis }`. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Where breaker states and cooldowns live: this process only, or shared by replicas through Redis. */
+const store = z.discriminatedUnion('type', [
+  obj({ type: z.literal('memory') }),
+  obj({
+    type: z.literal('redis'),
+    url: redisUrl.default(DEFAULT_REDIS_URL),
+    /** Every key the gateway writes starts with it (and the pub/sub channel is `<prefix>changes`). */
+    prefix: nonEmpty.default('ballast:'),
+  }),
+]);
 
 /** The whole config file. */
 export const configSchema = obj({
@@ -304,3 +330,5 @@ export type RouteConfig = GatewayConfig['routes'][string];
 export type TargetConfig = RouteConfig['targets'][number];
 /** The `server` section. */
 export type ServerConfig = GatewayConfig['server'];
+/** The `store` section. */
+export type StoreConfig = GatewayConfig['store'];

@@ -13,7 +13,7 @@ export type {
 export { loadConfigFile, parseConfigText, validateConfig, checkConfig, type ConfigResult, type LoadOptions } from './config-load.js';
 export { formatProblem, type ConfigProblem } from './config-problems.js';
 export { configSchema, PROVIDER_TYPES, parseSize } from './config-schema.js';
-export type { GatewayConfig, GatewayConfigInput, ProviderConfig, RouteConfig, TargetConfig, ServerConfig } from './config-schema.js';
+export type { GatewayConfig, GatewayConfigInput, ProviderConfig, RouteConfig, TargetConfig, ServerConfig, StoreConfig } from './config-schema.js';
 export { resolveEnvRefs, type Env } from './config-env.js';
 export { defaultConfig, type DefaultConfig } from './default-config.js';
 export { DEMO_CONFIG, DEMO_REPLY } from './demo-config.js';
@@ -25,3 +25,4 @@ export { parseChatCompletionBody, RequestFieldError, type ParsedChatRequest } fr
 export { completionJson, createChunkEncoder, openAiFinishReason, openAiUsage, type ChunkEncoder, type CompletionMeta } from './openai-response.js';
 export { fromLlmError, errorBody, type ApiError } from './http-errors.js';
 export { statusReport } from './status.js';
+export type { StoreStatus } from './store.js';

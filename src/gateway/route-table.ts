@@ -64,6 +64,8 @@ export interface RouteTableOptions {
   /** Breaker states and cooldowns; kept across reloads so a reload does not forget a broken target. */
   store: StateStore;
   transport?: Transport;
+  /** What every key of the routers starts with (`<keyPrefix><route>:…`); default `ballast:`. A Redis store shares only keys under its prefix. */
+  keyPrefix?: string;
 }
 
 /** Builds providers and routers from a validated config. Throws a {@link RouteTableError}. */
@@ -133,7 +135,7 @@ function buildRoute(name: string, config: RouteConfig, providers: ReadonlyMap<st
     }),
     clock: options.clock,
     store: options.store,
-    keyPrefix: `ballast:${name}:`,
+    keyPrefix: `${options.keyPrefix ?? 'ballast:'}${name}:`,
   };
   const { strategy, label } = strategyOf(config);
   routerOptions.strategy = strategy;

@@ -6,7 +6,6 @@ import type { AddressInfo } from 'node:net';
 import { realClock, type Clock } from '../policy/clock.js';
 import { toMs } from '../policy/duration.js';
 import { createEmitter, type Dispose } from '../policy/events.js';
-import { createMemoryStore } from '../policy/memory-store.js';
 import type { StateStore } from '../policy/state-store.js';
 import type { Transport } from '../providers/transport.js';
 import type { RouterEvent } from '../router/router-events.js';
@@ -16,7 +15,7 @@ import type { BuiltProvider } from './build-provider.js';
 import { handleChatCompletions, type ChatOutcome } from './chat-completions.js';
 import { checkConfig } from './config-load.js';
 import type { ConfigProblem } from './config-problems.js';
-import { parseSize, type GatewayConfig } from './config-schema.js';
+import { parseSize, type GatewayConfig, type StoreConfig } from './config-schema.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelList, modelObject } from './models.js';
@@ -26,6 +25,7 @@ import { sendError, sendJson } from './respond.js';
 import { buildRouteTable, RouteTableError, type GatewayRoute, type RouteTable } from './route-table.js';
 import { logRouterEvent } from './router-log.js';
 import { statusReport } from './status.js';
+import { createConfiguredStore, describeStoreConfig, storeKeyPrefix, storeSecrets, storeStatus } from './store.js';
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -39,7 +39,11 @@ export interface GatewayOptions {
   clock?: Clock;
   /** The HTTP seam of network providers. Default a pooled undici client ({@link undiciTransport}). */
   transport?: Transport;
-  /** Where breaker states and cooldowns live. Default one in-memory store, kept across reloads. */
+  /**
+   * Where breaker states and cooldowns live, kept across reloads. Default the one the config's
+   * `store` section names (memory, or Redis shared by replicas), made, awaited by `listen` and
+   * closed by `close` by the gateway. A store passed here is the caller's to close.
+   */
   store?: StateStore;
 }
 
@@ -94,8 +98,10 @@ export interface ListenAddress {
 export interface Gateway {
   readonly server: Server;
   readonly demo: boolean;
-  /** The config in force. */
+  /** The config in force (its `store` section is the running store's: store changes take effect on restart). */
   readonly config: GatewayConfig;
+  /** Where breaker states and cooldowns live (the same store for the gateway's whole life). */
+  readonly store: StateStore;
   /** Requests being answered now. */
   readonly inFlight: number;
   /** The routes in force (their routers change on reload: listen to `reload` events). */
@@ -117,7 +123,10 @@ export interface Gateway {
   routers(): ReadonlyMap<string, Router>;
   /** Every gateway event (router decisions of every route, requests, reloads). */
   on(listener: (event: GatewayEvent) => void): Dispose;
-  /** Starts listening on `server.host` / `server.port` of the config (port 0: any free port). */
+  /**
+   * Starts listening on `server.host` / `server.port` of the config (port 0: any free port), once
+   * the store the gateway made has loaded the shared state or failed to connect (it then runs locally).
+   */
   listen(): Promise<ListenAddress>;
   /**
    * Swaps in a new config (without `${ENV}` references: pass a loader's output). In-flight requests
@@ -152,8 +161,12 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Creates a gateway (not yet listening). Throws a `RouteTableError` when a provider refuses its config. */
 export function createGateway(options: GatewayOptions): Gateway {
   const clock = options.clock ?? realClock;
-  const store = options.store ?? createMemoryStore({ clock });
   const logger = options.logger ?? createLogger();
+  // The store section in force until restart: a reload never swaps the store (it holds breaker states and cooldowns).
+  const storeConfig: StoreConfig = options.config.store;
+  const owned = options.store ? undefined : createConfiguredStore(storeConfig, { clock, logger });
+  const store = options.store ?? owned!.store;
+  const keyPrefix = storeKeyPrefix(storeConfig);
   const demo = options.demo ?? false;
   const events = createEmitter<GatewayEvent>();
   const pool = options.transport ? undefined : undiciTransport();
@@ -203,7 +216,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 
   applyServerSettings(config);
-  live = activate(buildRouteTable(config, { clock, store, transport }));
+  try {
+    live = activate(buildRouteTable(config, { clock, store, transport, keyPrefix }));
+  } catch (error) {
+    void owned?.close();
+    throw error;
+  }
 
   const t = config.server.timeouts;
   const requestTimeout = toMs(t.request);
@@ -389,7 +407,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     routes: () => [...live.table.routes.values()],
     route: (name: string) => live.table.routes.get(name),
     providers: () => live.table.providers,
-    status: () => statusReport({ table: live.table, demo, startedAt, inFlight: inflight.size, now: clock.now() }),
+    get store() {
+      return store;
+    },
+    status: () => statusReport({ table: live.table, demo, startedAt, inFlight: inflight.size, now: clock.now(), store: storeStatus(store) }),
     handle(method: string, path: string, handler: RequestHandler, handleOptions: HandleOptions = {}) {
       const key = `${method.toUpperCase()} ${path}`;
       const entry: Extra = { handler, auth: handleOptions.auth ?? true };
@@ -414,7 +435,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       return map;
     },
     on: (listener: (event: GatewayEvent) => void) => events.on(listener),
-    listen() {
+    async listen() {
+      // The store never rejects: unreachable Redis means local state, said in its health and the logs.
+      await owned?.ready;
+      if (closing) throw new Error('the gateway was closed before it listened');
       return new Promise<ListenAddress>((resolve, reject) => {
         const onError = (error: Error) => reject(error);
         server.once('error', onError);
@@ -434,7 +458,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       let table: RouteTable;
       try {
-        table = buildRouteTable(checked.config, { clock, store, transport });
+        table = buildRouteTable(checked.config, { clock, store, transport, keyPrefix });
       } catch (error) {
         if (!(error instanceof RouteTableError)) throw error;
         logger.warn('reload rejected: a provider refused the new config, the old one stays', { problems: error.problems.length });
@@ -444,7 +468,14 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (checked.config.server.host !== config.server.host || checked.config.server.port !== config.server.port) {
         logger.warn('server.host and server.port changes take effect on restart');
       }
-      config = checked.config;
+      if (sameStore(checked.config.store, storeConfig)) config = checked.config;
+      else {
+        logger.warn('store changes take effect on restart: the running store is kept (it holds the breaker states and cooldowns)', {
+          running: describeStoreConfig(storeConfig),
+          configured: describeStoreConfig(checked.config.store),
+        });
+        config = { ...checked.config, store: storeConfig };
+      }
       applyServerSettings(config);
       live = activate(table);
       previous.retired = true;
@@ -472,6 +503,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         live.retired = true;
         shutDown(live);
         await pool?.close().catch(() => {});
+        // After the routers: nothing writes to the store any more.
+        await owned?.close().catch(() => {});
         events.emit({ type: 'close' });
       })();
       return closing;
@@ -498,10 +531,15 @@ function safeDecode(text: string): string {
 
 /** Every credential in a config, so the logger can mask it wherever it shows up. */
 function secretsOf(config: GatewayConfig): string[] {
-  const out = [...config.server.tokens];
+  const out = [...config.server.tokens, ...storeSecrets(config.store)];
   for (const provider of Object.values(config.providers)) {
     if ('apiKey' in provider && provider.apiKey) out.push(provider.apiKey);
     if ('headers' in provider && provider.headers) out.push(...Object.values(provider.headers));
   }
   return out;
+}
+
+function sameStore(a: StoreConfig, b: StoreConfig): boolean {
+  if (a.type === 'memory' || b.type === 'memory') return a.type === b.type;
+  return a.url === b.url && a.prefix === b.prefix;
 }

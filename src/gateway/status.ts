@@ -1,4 +1,5 @@
 import type { RouteTable } from './route-table.js';
+import type { StoreStatus } from './store.js';
 
 /** Options of {@link statusReport}. */
 export interface StatusInput {
@@ -10,6 +11,8 @@ export interface StatusInput {
   inFlight: number;
   /** Epoch ms now (the routers' clock). */
   now: number;
+  /** The state store's health (`{ type: 'memory' }` for a local one); never holds a secret. Default memory. */
+  store?: StoreStatus;
 }
 
 /**
@@ -48,6 +51,7 @@ export function statusReport(input: StatusInput): Record<string, unknown> {
     startedAt: new Date(input.startedAt).toISOString(),
     uptimeSeconds: Math.round((Date.now() - input.startedAt) / 1000),
     inFlight: input.inFlight,
+    store: input.store ?? { type: 'memory' },
     routes,
   };
 }

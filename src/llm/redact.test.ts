@@ -40,6 +40,12 @@ describe('redactSecrets', () => {
     expect(redactSecrets('https://x.test/?access_token=abc&sig=def#frag')).toBe('https://x.test/?access_token=***&sig=***#frag');
   });
 
+  it('masks credentials inside URLs', () => {
+    expect(redactSecrets('cannot reach redis://:s3cret-pass@127.0.0.1:6379/0')).toBe('cannot reach redis://***@127.0.0.1:6379/0');
+    expect(redactSecrets('"https://user:p4ss@proxy.test:8080/v1"')).toBe('"https://***@proxy.test:8080/v1"');
+    expect(redactSecrets('redis://127.0.0.1:6379 and mail to someone@example.com')).toBe('redis://127.0.0.1:6379 and mail to someone@example.com');
+  });
+
   it('masks JWTs (Azure AD tokens)', () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl';
     expect(redactSecrets(`token ${jwt} expired`)).toBe('token eyJ*** expired');

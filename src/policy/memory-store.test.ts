@@ -93,3 +93,17 @@ describe('createMemoryStore', () => {
     expect(seen).toEqual(['v', undefined]);
   });
 });
+
+describe('memory store subscribers', () => {
+  it('a subscriber that throws keeps neither the write nor the other subscribers from going on', () => {
+    const store = createMemoryStore();
+    const heard: unknown[] = [];
+    store.subscribe('k', () => {
+      throw new Error('a bug in one subscriber');
+    });
+    store.subscribe('k', (v) => heard.push(v));
+    expect(() => store.set('k', 1)).not.toThrow();
+    expect(store.get('k')).toBe(1);
+    expect(heard).toEqual([1]);
+  });
+});

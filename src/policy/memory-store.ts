@@ -1,4 +1,5 @@
 import { realClock, type Clock } from './clock.js';
+import { createKeyListeners } from './key-listeners.js';
 import type { JsonValue, StateStore } from './state-store.js';
 
 /** Options of {@link createMemoryStore}. */
@@ -19,13 +20,7 @@ interface Entry {
 export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore {
   const clock = options.clock ?? realClock;
   const entries = new Map<string, Entry>();
-  const listeners = new Map<string, Set<(value: JsonValue | undefined) => void>>();
-
-  const notify = (key: string, value: JsonValue | undefined) => {
-    const set = listeners.get(key);
-    if (!set) return;
-    for (const listener of [...set]) listener(value);
-  };
+  const { notify, subscribe } = createKeyListeners();
 
   return {
     get(key) {
@@ -44,14 +39,6 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore 
     delete(key) {
       if (entries.delete(key)) notify(key, undefined);
     },
-    subscribe(key, listener) {
-      let set = listeners.get(key);
-      if (!set) listeners.set(key, (set = new Set()));
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-        if (set.size === 0) listeners.delete(key);
-      };
-    },
+    subscribe,
   };
 }

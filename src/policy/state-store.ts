@@ -17,4 +17,21 @@ export interface StateStore {
   delete(key: string): void;
   /** Calls `listener` whenever the value under `key` changes (from any writer). */
   subscribe(key: string, listener: (value: JsonValue | undefined) => void): Dispose;
+  /** How a shared store is doing (for `/status` and logs); a local store need not say. */
+  health?(): StoreHealth;
+}
+
+/** What a shared store reports about itself. Never holds a secret. */
+export interface StoreHealth {
+  type: string;
+  /** Where it lives, without credentials (`redis://127.0.0.1:6379`). */
+  url?: string;
+  /** True while it is connected and in step with the other replicas. */
+  connected: boolean;
+  /** ISO time of the last change of `connected`. */
+  since: string;
+  /** Keys in this process's view. */
+  keys: number;
+  /** The last error, with credentials removed. */
+  lastError?: string;
 }
