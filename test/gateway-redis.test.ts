@@ -124,6 +124,7 @@ describe('gateway replicas sharing a Redis store', () => {
     for (const replica of ['a', 'b'] as const) {
       const { json } = await statusOf(replica);
       expect(json.store).toMatchObject({ type: 'redis', url: REDIS_URL, connected: true });
+      expect(await (await fetch(`${urls[replica]}/metrics`)).text()).toMatch(/^ballast_store_connected 1$/m);
     }
   });
 
@@ -214,6 +215,9 @@ describe('a gateway whose Redis is unreachable', () => {
     expect(json.store.lastError).toEqual(expect.any(String));
     expect(text).not.toContain(PASSWORD);
     expect(JSON.stringify(gateway.status())).not.toContain(PASSWORD);
+    const metrics = await (await fetch(`${urls.broken}/metrics`)).text();
+    expect(metrics).toMatch(/^ballast_store_connected 0$/m);
+    expect(metrics).not.toContain(PASSWORD);
 
     const warning = logs.broken.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.msg).startsWith('state store not connected'));
     expect(warning).toMatchObject({ level: 'warn', store: 'redis', url: 'redis://127.0.0.1:1', error: expect.any(String) });

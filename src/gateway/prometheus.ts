@@ -13,7 +13,7 @@ export interface PrometheusExtras {
   /** prom-client's Node.js process metrics (`process_*`, `nodejs_*`). Default true. */
   processMetrics?: boolean;
   /** The gateway's own numbers. */
-  gateway?: { inFlight?: number; demo?: boolean };
+  gateway?: { inFlight?: number; demo?: boolean; storeConnected?: boolean };
   /** More prom-client registries to append (their names must not clash with `ballast_*`). */
   registries?: readonly Registry[];
 }
@@ -175,9 +175,12 @@ export async function renderPrometheus(snapshots: readonly RouterMetricsSnapshot
     }
   }
   if (extra.gateway) {
-    const { inFlight, demo } = extra.gateway;
+    const { inFlight, demo, storeConnected } = extra.gateway;
     if (inFlight !== undefined) new Gauge({ name: 'ballast_gateway_in_flight_requests', help: 'HTTP requests the gateway is answering now.', registers: [registry] }).set(inFlight);
     if (demo !== undefined) new Gauge({ name: 'ballast_demo_mode', help: '1 when the gateway runs on simulated providers (demo mode).', registers: [registry] }).set(demo ? 1 : 0);
+    if (storeConnected !== undefined) {
+      new Gauge({ name: 'ballast_store_connected', help: '1 while the shared state store (Redis) is connected and in step; 0 while this replica runs on its own state.', registers: [registry] }).set(storeConnected ? 1 : 0);
+    }
   }
   const registries = [registry];
   if (extra.processMetrics ?? true) registries.push(processMetrics());

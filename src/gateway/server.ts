@@ -512,7 +512,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
   // Observability every gateway serves: Prometheus text and the live dashboard (its page and data).
   // Both need a client token when tokens are configured, like every other endpoint.
-  gateway.handle('GET', '/metrics', createMetricsHandler(() => gateway.routers(), () => ({ gateway: { inFlight: gateway.inFlight, demo } })));
+  gateway.handle('GET', '/metrics', createMetricsHandler(() => gateway.routers(), () => ({ gateway: { inFlight: gateway.inFlight, demo, storeConnected: gateway.store.health?.().connected } })));
   const dashboard = createDashboardHandler(() => gateway.routers(), { demo });
   for (const method of ['GET', 'HEAD']) {
     for (const path of ['/', '/dashboard/data']) gateway.handle(method, path, (req, res) => void dashboard(req, res));
