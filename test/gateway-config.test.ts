@@ -244,6 +244,16 @@ describe('the default config: provider keys or demo mode', () => {
     const chosen = defaultConfig({ ANTHROPIC_API_KEY: 'sk-ant-x' });
     expect(Object.keys(chosen.config.routes ?? {})).toEqual(['anthropic', 'default']);
   });
+
+  it('REDIS_URL makes replicas without a config file share their state through Redis (the URL stays a reference)', () => {
+    const env = { OPENAI_API_KEY: 'sk-x', REDIS_URL: 'redis://:pw-secret@cache:6379' };
+    const chosen = defaultConfig(env);
+    expect(chosen.config.store).toEqual({ type: 'redis', url: '${REDIS_URL}' });
+    expect(chosen.sources).toContain('REDIS_URL');
+    expect(JSON.stringify(chosen.config)).not.toContain('pw-secret');
+    expect(valid(validateConfig(chosen.config, { env })).store).toMatchObject({ type: 'redis', url: env.REDIS_URL, prefix: 'ballast:' });
+    expect(defaultConfig({ OPENAI_API_KEY: 'sk-x' }).config.store).toBeUndefined();
+  });
 });
 
 describe('demo mode', () => {

@@ -29,8 +29,8 @@ const ENV_PROVIDERS: readonly EnvProvider[] = [
 /**
  * The config without a file: one route per provider whose key is in the environment
  * (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GEMINI_API_KEY`, `OLLAMA_HOST`), named after it, plus
- * a `default` route falling back across all of them in that order; or, with none set, the demo
- * config. Keys stay `${VAR}` references, resolved when the config is validated, so the config
+ * a `default` route falling back across all of them in that order, and the Redis store when
+ * `REDIS_URL` is set; or, with no provider set, the demo config. Keys stay `${VAR}` references, resolved when the config is validated, so the config
  * itself can be shown without secrets.
  */
 export function defaultConfig(env: Env): DefaultConfig {
@@ -51,5 +51,11 @@ export function defaultConfig(env: Env): DefaultConfig {
     return target;
   });
   routes.default = { ...route, targets };
-  return { config: { providers, routes }, demo: false, sources: found.map((p) => p.variable) };
+  // Replicas started without a config file still share breaker states and cooldowns when told where Redis is.
+  const redis = (env.REDIS_URL ?? '').trim() !== '';
+  return {
+    config: { providers, routes, ...(redis && { store: { type: 'redis', url: '${REDIS_URL}' } }) },
+    demo: false,
+    sources: [...found.map((p) => p.variable), ...(redis ? ['REDIS_URL'] : [])],
+  };
 }
