@@ -1,4 +1,5 @@
 // The gateway's pooled undici transport: what providers rely on (aborts, cuts, reuse).
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { undiciTransport } from '../src/gateway/undici-transport.js';
 import { startMockServer, type MockReply, type MockServer } from '../src/mock/mock-server.js';
@@ -78,5 +79,59 @@ describe('undiciTransport headers', () => {
     expect(response.headers.has('x-ratelimit-remaining-requests')).toBe(true);
     expect(response.headers.get('retry-after')).toBeNull();
     expect(response.headers.has('Retry-After')).toBe(false);
+  });
+});
+
+describe('undiciTransport connection reuse and release', () => {
+  it('a reader that stops at its terminal event keeps the connection, even after a long body', async () => {
+    let connections = 0;
+    const upstream = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // 100 KB before the terminal event, then only the chunked terminator is left unread.
+      res.end(`data: ${'y'.repeat(100_000)}\n\ndata: [DONE]\n\n`);
+    });
+    upstream.on('connection', () => connections++);
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as { port: number }).port;
+    const own = undiciTransport({ connections: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await own.transport({ url: `http://127.0.0.1:${port}/s`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal });
+        let text = '';
+        for await (const chunk of response.body) {
+          text += Buffer.from(chunk).toString();
+          if (text.includes('data: [DONE]')) break;
+        }
+      }
+      expect(connections).toBe(1);
+    } finally {
+      await own.close();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
+  });
+
+  it('a body that never ends after the reader stopped does not pin the connection or hold up close()', async () => {
+    const upstream = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: [DONE]\n\n'); // and never the chunked terminator
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as { port: number }).port;
+    const own = undiciTransport({ connections: 1 });
+    try {
+      const ask = async () => {
+        const response = await own.transport({ url: `http://127.0.0.1:${port}/s`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal });
+        for await (const chunk of response.body) if (Buffer.from(chunk).toString().includes('[DONE]')) break;
+      };
+      await ask();
+      // With one connection, a second request gets through only if the first one's was let go.
+      await ask();
+    } finally {
+      await own.close();
+      upstream.closeAllConnections();
+      await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    }
   });
 });

@@ -114,7 +114,38 @@ describe('redis store: replicas share state', () => {
   });
 });
 
+describe('redis store: concurrent writers', () => {
+  it('two replicas writing the same key at once end where Redis is, every time', async () => {
+    const s = scope();
+    const a = await store(s);
+    const b = await store(s);
+    const key = `${PREFIX}${s}:cooldown:z`;
+    for (let round = 0; round < 30; round++) {
+      a.set(key, { from: 'a', round });
+      b.set(key, { from: 'b', round });
+      await expect.poll(async () => JSON.stringify([a.get(key), b.get(key)]) === JSON.stringify(Array(2).fill(JSON.parse((await admin.get(key))!)))).toBe(true);
+      expect(a.get(key)).toMatchObject({ round });
+    }
+  });
+});
+
 describe('redis store: when Redis is unreachable', () => {
+  it('a Redis that accepts connections but never answers holds up neither ready nor close', async () => {
+    const silent = createServer(() => {}); // accepts, never replies
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const s = createRedisStore({ url: `redis://127.0.0.1:${port}`, prefix: `${PREFIX}silent:`, readyTimeoutMs: 100 });
+      await s.ready;
+      expect(s.health().connected).toBe(false);
+      s.set(`${PREFIX}silent:k`, 1);
+      expect(s.get(`${PREFIX}silent:k`)).toBe(1);
+      await s.close();
+    } finally {
+      silent.close();
+    }
+  });
+
   it('works on local state, says so, and never throws', async () => {
     const health: boolean[] = [];
     const s = createRedisStore({ url: 'redis://:s3cret-pass@127.0.0.1:1', prefix: `${PREFIX}down:`, onHealth: (h) => health.push(h.connected) });
@@ -148,17 +179,21 @@ describe('redis store: when Redis is unreachable', () => {
       const direct = await store(s);
       expect(viaProxy.health().connected).toBe(true);
 
+      direct.set(`${PREFIX}${s}:cooldown:cleared`, { until: 2 }, 60_000);
+      await expect.poll(() => viaProxy.get(`${PREFIX}${s}:cooldown:cleared`)).toEqual({ until: 2 });
       proxy.cut();
       await expect.poll(() => viaProxy.health().connected).toBe(false);
-      // During the outage: this replica writes one key, the other replica another.
+      // During the outage: this replica writes one key, the other replica another and deletes a third.
       viaProxy.set(`${PREFIX}${s}:cooldown:mine`, { until: 1 }, 60_000);
       direct.set(`${PREFIX}${s}:breaker:theirs`, { state: 'open' });
+      direct.delete(`${PREFIX}${s}:cooldown:cleared`);
       await expect.poll(async () => admin.exists(`${PREFIX}${s}:breaker:theirs`)).toBe(1);
       expect(await admin.exists(`${PREFIX}${s}:cooldown:mine`)).toBe(0);
 
       proxy.restore();
       await expect.poll(() => viaProxy.health().connected, { timeout: 10_000 }).toBe(true);
       expect(viaProxy.get(`${PREFIX}${s}:breaker:theirs`)).toEqual({ state: 'open' });
+      expect(viaProxy.get(`${PREFIX}${s}:cooldown:cleared`)).toBeUndefined();
       await expect.poll(() => direct.get(`${PREFIX}${s}:cooldown:mine`)).toEqual({ until: 1 });
       expect(await admin.pttl(`${PREFIX}${s}:cooldown:mine`)).toBeGreaterThan(50_000);
     } finally {

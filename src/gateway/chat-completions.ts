@@ -126,23 +126,20 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
   let usage: Usage | undefined;
   let finished = false;
   // Frames produced in one turn of the event loop leave as one string in one write: far cheaper
-  // than a chunked write per frame. `blocked`: the socket is full; wait for `drained`.
+  // than a chunked write per frame. Back-pressure: before the next event, wait while the socket is full.
   let pending = '';
-  let blocked = false;
   const flush = () => {
     if (pending === '') return;
     const text = pending;
     pending = '';
-    if (!res.write(text)) blocked = true;
+    res.write(text);
   };
   const write = (frame: string) => {
     if (pending === '') process.nextTick(flush);
     pending += frame;
   };
   const whenWritable = async () => {
-    if (!blocked) return;
-    await drained(res);
-    blocked = false;
+    if (res.writableNeedDrain && !res.destroyed) await drained(res);
   };
   const takePending = () => {
     const text = pending;
@@ -207,6 +204,8 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
     res.end(takePending() + tail + encoder.done());
     return { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts) };
   } catch (thrown) {
+    // Ends the routed stream too (an error event leaves it suspended): its upstream and timers go.
+    void events.return?.(undefined)?.catch(() => {});
     const error = asLlmError(thrown);
     const final = { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts) };
     if (call.signal.aborted) {

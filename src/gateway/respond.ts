@@ -26,6 +26,8 @@ export function setRoutingHeaders(res: ServerResponse, target: string | undefine
 
 /** Resolves once the response can take more data, or once the connection closed. */
 export function drained(res: ServerResponse): Promise<void> {
+  // Already writable (the drain may have fired before anyone listened) or gone: nothing to wait for.
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);

@@ -1,6 +1,8 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { ResponseHeaders, Transport, TransportResponse } from '../providers/transport.js';
 
+const CLOSE_GRACE_MS = 2000;
+
 /** Options of {@link undiciTransport}. */
 export interface UndiciTransportOptions {
   /** Connections kept per upstream origin. Default 256. */
@@ -53,7 +55,17 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
     return toResponse(data, signal);
   };
 
-  return { transport, close: () => agent.close() };
+  return {
+    transport,
+    // Requests still running after a grace period (an upstream that never finishes a body) are cut.
+    close: async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+      await Promise.race([agent.close(), grace]);
+      clearTimeout(timer);
+      await agent.destroy();
+    },
+  };
 }
 
 /** Undici's headers (lower-cased names; repeated ones as arrays) behind the `get` / `has` adapters use. */
@@ -75,8 +87,26 @@ function lookup(raw: Record<string, string | string[] | undefined>, name: string
   return value !== undefined || !UPPER.test(name) ? value : raw[name.toLowerCase()];
 }
 
-/** How much of a body a reader that stopped early may leave unread before the connection is dropped. */
+/** How much of a body a reader that stopped early may leave unread, and for how long, before the connection is dropped. */
 const DRAIN_LIMIT = 64 * 1024;
+const DRAIN_MS = 1000;
+
+/**
+ * Reads and discards the rest of a body so its keep-alive connection returns to the pool; past
+ * {@link DRAIN_LIMIT} more bytes or {@link DRAIN_MS}, the body is destroyed (and the connection with it).
+ */
+function drain(body: Dispatcher.ResponseData['body']): void {
+  let left = DRAIN_LIMIT;
+  const timer = setTimeout(() => body.destroy(), DRAIN_MS);
+  timer.unref();
+  body.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) body.destroy();
+  });
+  body.on('error', () => {});
+  body.once('close', () => clearTimeout(timer));
+  body.resume();
+}
 
 function toResponse(data: Dispatcher.ResponseData, signal: AbortSignal): TransportResponse {
   const { body } = data;
@@ -103,7 +133,7 @@ function toResponse(data: Dispatcher.ResponseData, signal: AbortSignal): Transpo
           // the chunked terminator unread: drain it so the connection returns to the pool.
           if (!complete && !body.destroyed) {
             if (signal.aborted) body.destroy();
-            else body.dump({ limit: DRAIN_LIMIT }).catch(() => {});
+            else drain(body);
           }
         }
       },

@@ -42,6 +42,8 @@ describe('redactSecrets', () => {
 
   it('masks credentials inside URLs', () => {
     expect(redactSecrets('cannot reach redis://:s3cret-pass@127.0.0.1:6379/0')).toBe('cannot reach redis://***@127.0.0.1:6379/0');
+    expect(redactSecrets('redis://:p@ss@cache:6379 failed')).toBe('redis://***@cache:6379 failed');
+    expect(redactSecrets('see https://docs.example.com/a@b')).toBe('see https://docs.example.com/a@b');
     expect(redactSecrets('"https://user:p4ss@proxy.test:8080/v1"')).toBe('"https://***@proxy.test:8080/v1"');
     expect(redactSecrets('redis://127.0.0.1:6379 and mail to someone@example.com')).toBe('redis://127.0.0.1:6379 and mail to someone@example.com');
   });

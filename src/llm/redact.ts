@@ -12,7 +12,7 @@ const DISTINCT_KEY = /(sk-ant-|sk-proj-|sk-svcacct-|sk-admin-|AIza|github_pat_|y
 const GENERIC_KEY = /(?<![A-Za-z])(sk-|gsk_|xai-|hf_|r8_|pplx-|ghp_|glpat-)[A-Za-z0-9_-]{8,}/g;
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;
 // Credentials inside a URL (`redis://:password@host`, `https://user:pass@host`).
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>]+@/gi;
 
 /**
  * Masks secrets in free text (upstream error bodies, URLs, header dumps) before it reaches an

@@ -68,7 +68,8 @@ describe('functionProvider: chat', () => {
     });
     const c = call();
     await provider.chat(request, c);
-    expect(seen?.[0]).toBe(request);
+    // The request as given, plus the call's signal (a request without one gets the call's).
+    expect(seen?.[0]).toEqual({ ...request, signal: c.signal });
     expect(seen?.[1].signal).toBe(c.signal);
     expect(seen?.[1].model).toBe('local-1');
   });

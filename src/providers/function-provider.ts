@@ -335,6 +335,8 @@ export function functionProvider(options: FunctionProviderOptions): ChatProvider
   async function* fromSource(request: ChatRequest, call: ProviderCall): AsyncGenerator<StreamEvent, void, undefined> {
     const { forward, failure } = context(request, call);
     const { signal } = failure;
+    // The router hands providers the request without its signal; the user's function still finds one there.
+    if (request.signal === undefined) request = { ...request, signal };
     try {
       if (!stream) {
         yield* responseEvents(normalizeResponse(await untilAborted(() => chat!(request, forward), signal), failure));
@@ -353,8 +355,9 @@ export function functionProvider(options: FunctionProviderOptions): ChatProvider
     async chat(request, call) {
       if (!chat) return collectStream(fromSource(request, call));
       const { forward, failure } = context(request, call);
+      const withSignal = request.signal === undefined ? { ...request, signal: failure.signal } : request;
       try {
-        return normalizeResponse(await untilAborted(() => chat(request, forward), failure.signal), failure);
+        return normalizeResponse(await untilAborted(() => chat(withSignal, forward), failure.signal), failure);
       } catch (error) {
         throw toLlmError(error, failure);
       }

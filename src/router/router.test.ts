@@ -529,3 +529,39 @@ describe('router: per-target retry and error rules', () => {
     expect(b.control.calls).toBe(3); // the route's rule: retried
   });
 });
+
+describe('router: stream timers', () => {
+  it('a stream read twice and then dropped leaves no idle timer running', async () => {
+    const { clock, router } = setup({ a: { chunkInterval: 100 } }, { timeouts: { idle: '5s' } });
+    const iterator = router.stream({ messages: [{ role: 'user', content: 'a b c d e f g' }] })[Symbol.asyncIterator]();
+    await clock.run(iterator.next());
+    await clock.run(iterator.next());
+    // Dropped without return(): the idle timer must not keep re-arming itself.
+    await clock.runAll();
+  });
+});
+
+describe('router: signals reach function providers', () => {
+  it('a function provider sees an abortable request.signal, as before the router stopped passing it', async () => {
+    const { functionProvider } = await import('../providers/function-provider.js');
+    let seen: AbortSignal | undefined;
+    const router = createRouter({
+      targets: [
+        {
+          provider: functionProvider({
+            name: 'fn',
+            chat: async (request) => {
+              seen = request.signal;
+              return 'ok';
+            },
+          }),
+          model: 'm',
+        },
+      ],
+    });
+    const caller = new AbortController();
+    await router.chat({ messages: [{ role: 'user', content: 'hi' }], signal: caller.signal });
+    expect(seen).toBeInstanceOf(AbortSignal);
+    router.close();
+  });
+});

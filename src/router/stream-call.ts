@@ -122,8 +122,9 @@ function readWithIdle(
   const arm = (ms: number) => {
     cancelTimer = clock.setTimer(ms, () => {
       cancelTimer = undefined;
-      if (stopped) return;
-      const waited = reading ? clock.now() - readStartedAt : 0;
+      // Nobody reading (the consumer is busy, or gone): no timer until the next read arms one.
+      if (stopped || !reading || controller.signal.aborted) return;
+      const waited = clock.now() - readStartedAt;
       if (waited >= idleMs!) controller.abort(new StreamTimerAbort('idle', idleMs!));
       else arm(idleMs! - waited);
     });

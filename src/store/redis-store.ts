@@ -18,13 +18,18 @@ export interface RedisStoreOptions {
   clock?: Clock;
   /** Told when the connection comes or goes (for logs). Never given secrets. */
   onHealth?: (health: StoreHealth) => void;
+  /** How long {@link RedisStore.ready} waits for the first sync before the store serves from local state. Default 3000. */
+  readyTimeoutMs?: number;
   /** Extra ioredis options (TLS, timeouts). The store sets its own reconnect and queue options. */
   redis?: Omit<RedisOptions, 'lazyConnect' | 'enableOfflineQueue' | 'autoResubscribe'>;
 }
 
 /** A {@link StateStore} shared through Redis, with what a process needs to watch and stop it. */
 export interface RedisStore extends StateStore {
-  /** Settles once the first connection has loaded the shared state, or has failed (the store then runs on local state). */
+  /**
+   * Settles once the first connection has loaded the shared state, or after `readyTimeoutMs`
+   * (the store then serves from local state and goes on trying). Never rejects.
+   */
   readonly ready: Promise<void>;
   health(): StoreHealth;
   /** Closes both connections. Local reads and writes go on working. */
@@ -67,16 +72,32 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const origin = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const url = options.url ?? 'redis://127.0.0.1:6379';
   const where = safeRedisUrl(url);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 3000;
 
   const entries = new Map<string, Entry>();
   const { notify, subscribe } = createKeyListeners();
-  /** Keys written while Redis was unreachable: written through on reconnect. */
+  /** Keys changed here that Redis does not have yet: written through once in step again. */
   const dirty = new Set<string>();
+  /** Own writes per key whose published change has not come back yet (see `onMessage`). */
+  const inFlight = new Map<string, number>();
+  /** Keys changed (here or by a message) while a sync is reading Redis: its snapshot is older for them. */
+  let touched: Set<string> | undefined;
   let connected = false;
   let synced = false;
+  let subscribed = false;
+  let generation = 0;
   let lastError: string | undefined;
   let changedAt = Date.now();
   let closed = false;
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timer.unref();
+    timers.add(timer);
+  };
 
   const connectionOptions: RedisOptions = {
     ...options.redis,
@@ -84,10 +105,10 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     // Fail at once while disconnected: the caller's request must not wait for Redis.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    retryStrategy: (times) => (closed ? null : Math.min(100 * 2 ** Math.min(times, 6), RECONNECT_MAX_MS)),
+    retryStrategy: (times) => (closed ? null : backoff(times)),
   };
   const commands = new Redis(url, connectionOptions);
-  const subscriber = new Redis(url, { ...connectionOptions, autoResubscribe: true });
+  const subscriber = new Redis(url, { ...connectionOptions, autoResubscribe: false });
 
   const health = (): StoreHealth => ({
     type: 'redis',
@@ -101,16 +122,24 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const fail = (error: unknown) => {
     const message = redactUrl(error instanceof Error ? error.message : String(error), url);
     // ioredis follows each refused connect with "Connection is closed.": keep the cause instead.
-    if (!connected && lastError !== undefined && (message === lastError || message === 'Connection is closed.')) return;
+    if (!(connected && synced) && lastError !== undefined && (message === lastError || message === 'Connection is closed.')) return;
     lastError = message;
     report();
   };
-  const setConnected = (value: boolean) => {
-    if (connected === value) return;
+  const setInStep = (value: boolean) => {
+    const before = connected && synced;
     connected = value;
-    if (!value) synced = false;
-    changedAt = Date.now();
-    report();
+    synced = value;
+    if (!value) {
+      // Whatever sync runs now reads a connection that is gone.
+      generation++;
+      inFlight.clear();
+      touched = undefined;
+    }
+    if (before !== value) {
+      changedAt = Date.now();
+      report();
+    }
   };
 
   const live = (key: string): Entry | undefined => {
@@ -130,6 +159,11 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     notify(key, value);
   };
 
+  const settleOwn = (key: string) => {
+    const n = (inFlight.get(key) ?? 1) - 1;
+    if (n > 0) inFlight.set(key, n);
+    else inFlight.delete(key);
+  };
   const writeThrough = (key: string) => {
     const entry = live(key);
     const change: Change = { o: origin, k: key };
@@ -145,12 +179,17 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
       }
     } else tx.del(key);
     tx.publish(channel, JSON.stringify(change));
+    inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
     tx.exec().then(
       (results) => {
         const failed = results?.find(([error]) => error);
-        if (failed) fail(failed[0]);
+        if (!failed) return;
+        settleOwn(key);
+        dirty.add(key);
+        fail(failed[0]);
       },
       (error: unknown) => {
+        settleOwn(key);
         dirty.add(key);
         fail(error);
       },
@@ -159,12 +198,39 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const write = (key: string) => {
     // A key outside the prefix would never be loaded by a replica that starts later: kept local, and said.
     if (!key.startsWith(prefix)) return fail(new Error(`key '${key}' is outside the store's prefix '${prefix}': kept in this process only`));
+    touched?.add(key);
     if (connected && synced) writeThrough(key);
     else dirty.add(key);
   };
 
-  /** Loads every shared key, then writes through what changed here while disconnected. */
-  const sync = async () => {
+  /**
+   * Applies a published change. Changes arrive in the order Redis applied the writes, this store's
+   * own included; while one of its own writes to a key is still on its way back, changes to that
+   * key are older than the local value and are skipped. So every replica ends where Redis is.
+   */
+  const onMessage = (message: string) => {
+    let change: Change;
+    try {
+      change = JSON.parse(message) as Change;
+    } catch {
+      return;
+    }
+    if (typeof change.k !== 'string' || !change.k.startsWith(prefix)) return;
+    if (change.o === origin) {
+      settleOwn(change.k);
+      return;
+    }
+    if (inFlight.has(change.k)) return;
+    touched?.add(change.k);
+    dirty.delete(change.k);
+    const current = live(change.k);
+    if (change.v !== undefined && current && JSON.stringify(current.value) === JSON.stringify(change.v)) return;
+    applyLocal(change.k, change.v, change.t);
+  };
+
+  /** Loads every shared key, then writes through what changed here while out of step. */
+  const sync = async (gen: number) => {
+    touched = new Set();
     const remote = new Map<string, { value: JsonValue; ttl: number | undefined }>();
     let cursor = '0';
     do {
@@ -185,65 +251,70 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
         }
       });
     } while (cursor !== '0');
+    if (gen !== generation) return;
+    const recent = touched ?? new Set<string>();
+    touched = undefined;
     for (const [key, { value, ttl }] of remote) {
-      dirty.delete(key);
+      if (recent.has(key) || dirty.has(key)) continue;
       const current = live(key);
       if (current && JSON.stringify(current.value) === JSON.stringify(value)) continue;
       applyLocal(key, value, ttl);
     }
-    synced = true;
+    // Gone from Redis while this replica was away (a reset, a cleared cooldown): gone here too.
+    for (const key of [...entries.keys()]) {
+      if (key.startsWith(prefix) && !remote.has(key) && !recent.has(key) && !dirty.has(key)) applyLocal(key, undefined, undefined);
+    }
+    setInStep(true);
     for (const key of dirty) writeThrough(key);
     dirty.clear();
-    changedAt = Date.now();
-    report();
     resolveReady();
   };
-
-  subscriber.on('message', (_channel: string, message: string) => {
-    let change: Change;
-    try {
-      change = JSON.parse(message) as Change;
-    } catch {
-      return;
-    }
-    if (change.o === origin || typeof change.k !== 'string' || !change.k.startsWith(prefix)) return;
-    dirty.delete(change.k);
-    applyLocal(change.k, change.v, change.t);
-  });
-
-  let subscribed = false;
-  const onReady = () => {
-    if (commands.status !== 'ready' || !subscribed) return;
-    setConnected(true);
-    sync().catch((error: unknown) => {
+  /** The generation a sync runs (or ran) for: one sync per connection. */
+  let syncedFor = -1;
+  const startSync = (attempt = 0) => {
+    if (closed || commands.status !== 'ready' || !subscribed || syncedFor === generation) return;
+    connected = true;
+    const gen = (syncedFor = generation);
+    sync(gen).catch((error: unknown) => {
       fail(error);
-      resolveReady();
+      if (gen !== generation) return;
+      // Still connected but not in step (BUSY, LOADING, a denied SCAN): try again.
+      syncedFor = -1;
+      later(backoff(attempt + 1), () => gen === generation && startSync(attempt + 1));
     });
   };
-  commands.on('ready', onReady);
-  subscriber.on('ready', () => {
+  const subscribeChannel = (attempt = 0) => {
+    if (closed || subscriber.status !== 'ready') return;
     subscriber.subscribe(channel).then(
       () => {
         subscribed = true;
-        onReady();
+        startSync();
       },
-      (error: unknown) => fail(error),
+      (error: unknown) => {
+        // e.g. an ACL without channel rights: said, and tried again.
+        fail(error);
+        later(backoff(attempt + 1), () => subscribeChannel(attempt + 1));
+      },
     );
-  });
+  };
+
+  subscriber.on('message', (_channel: string, message: string) => onMessage(message));
+  commands.on('ready', () => startSync());
+  subscriber.on('ready', () => subscribeChannel());
   for (const connection of [commands, subscriber]) {
     connection.on('error', (error: unknown) => fail(error));
     connection.on('close', () => {
       if (connection === subscriber) subscribed = false;
-      setConnected(false);
+      setInStep(false);
     });
   }
 
+  // The first sync, or the time limit: a Redis that never answers must not hold up a gateway's start.
   let resolveReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
-  Promise.all([commands.connect(), subscriber.connect()]).catch((error: unknown) => {
-    fail(error);
-    resolveReady();
-  });
+  later(readyTimeoutMs, () => resolveReady());
+  commands.connect().catch((error: unknown) => fail(error));
+  subscriber.connect().catch((error: unknown) => fail(error));
 
   return {
     ready,
@@ -262,13 +333,21 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     health,
     async close() {
       closed = true;
-      await Promise.allSettled([commands.quit(), subscriber.quit()]);
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      // QUIT waits for an answer a stuck Redis never gives: a short wait, then the sockets go.
+      const quit = Promise.allSettled([commands.quit(), subscriber.quit()]);
+      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 500).unref())]);
       commands.disconnect();
       subscriber.disconnect();
-      setConnected(false);
+      setInStep(false);
       resolveReady();
     },
   };
+}
+
+function backoff(attempt: number): number {
+  return Math.min(100 * 2 ** Math.min(attempt, 6), RECONNECT_MAX_MS);
 }
 
 /** `redis://host:port[/db]` of a Redis URL: what logs and `/status` may show (never a user name or password). */
