@@ -138,9 +138,6 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
     if (pending === '') process.nextTick(flush);
     pending += frame;
   };
-  const whenWritable = async () => {
-    if (res.writableNeedDrain && !res.destroyed) await drained(res);
-  };
   const takePending = () => {
     const text = pending;
     pending = '';
@@ -190,7 +187,7 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
           break;
       }
       if (frame !== undefined) write(frame);
-      await whenWritable();
+      if (res.writableNeedDrain && !res.destroyed) await drained(res);
       step = await events.next();
       if (routed.target !== announced && routed.target !== undefined) {
         // A resume moved the stream to another target after the headers went out: said in an SSE
