@@ -7,6 +7,9 @@
  * this process (bench/gateway-load.ts): N requests per case, non-streaming and streaming (the whole
  * SSE body read), at 1 and at 50 keep-alive connections; req/s, p50 and p99 per case, rounds
  * interleaved so drift hits every target alike (req/s: median of rounds; latencies: all rounds).
+ * `CPU µs/req` is the CPU time (from /proc) the serving process spent per request — the upstream's
+ * own for direct, the proxy's for the others: a gateway's cost without the noise of three
+ * processes sharing the cores.
  *
  * A fourth target, `bare-proxy` (bench/gateway-bare-proxy.ts), forwards with nothing else in it:
  * the ceiling any proxy process reaches on the machine, printed beside the goals.
@@ -110,6 +113,18 @@ function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU time (user + system, µs) a process has used so far, from /proc; undefined where there is none. */
+function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
 
 /** Polls `ready` until it resolves true; fails when the child exits or the time is up. */
 async function waitReady(child: Child, ready: () => Promise<boolean>): Promise<void> {
@@ -337,6 +352,9 @@ async function main(): Promise<number> {
   const requestsSent = new Map<string, number>(targets.map((t) => [t.name, 0]));
 
   const results = new Map<string, LoadResult[]>();
+  // CPU the serving process spent per request (the upstream's own for direct): the gateway's cost
+  // without the noise of three processes sharing the cores.
+  const cpu = new Map<string, { micros: number; requests: number }>();
   const key = (c: Case, t: LoadTarget) => `${caseName(c)}|${t.name}`;
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of CASES) {
@@ -344,7 +362,14 @@ async function main(): Promise<number> {
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const target of order) {
         const before = await upstreamConnections();
+        const serving = children.find((child) => child.name === (target.name === 'direct' ? 'upstream' : target.name))?.process.pid;
+        const cpuBefore = cpuMicros(serving);
         const result = await runLoad(target, { requests: REQUESTS[c.connections], connections: c.connections, stream: c.stream, deadlineMs: RUN_DEADLINE_MS });
+        const cpuAfter = cpuMicros(serving);
+        if (cpuBefore !== undefined && cpuAfter !== undefined) {
+          const k = key(c, target);
+          cpu.set(k, { micros: (cpu.get(k)?.micros ?? 0) + cpuAfter - cpuBefore, requests: (cpu.get(k)?.requests ?? 0) + result.requests });
+        }
         opened.set(target.name, opened.get(target.name)! + (await upstreamConnections()) - before - 1);
         requestsSent.set(target.name, requestsSent.get(target.name)! + result.requests);
         const list = results.get(key(c, target)) ?? [];
@@ -356,13 +381,15 @@ async function main(): Promise<number> {
   }
 
   // Table.
-  const rows: string[][] = [['case', 'target', 'req/s', 'p50 ms', 'p99 ms', 'requests', 'errors']];
+  const rows: string[][] = [['case', 'target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'requests', 'errors']];
   const table = new Map<string, Figures>();
   for (const c of CASES) {
     for (const target of targets) {
       const f = figures(results.get(key(c, target))!);
       table.set(key(c, target), f);
-      rows.push([caseName(c), target.name, Math.round(f.reqPerSec).toLocaleString('en-US'), f.p50.toFixed(3), f.p99.toFixed(3), String(f.requests), String(f.errors)]);
+      const used = cpu.get(key(c, target));
+      const perRequest = used && used.requests ? String(Math.round(used.micros / used.requests)) : 'n/a';
+      rows.push([caseName(c), target.name, Math.round(f.reqPerSec).toLocaleString('en-US'), f.p50.toFixed(3), f.p99.toFixed(3), perRequest, String(f.requests), String(f.errors)]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
