@@ -277,7 +277,7 @@ describe('ballast mock (in process)', () => {
     expect(help.stdout()).toContain('whenExhausted');
     const main_ = captured();
     expect(await main(['--help'], main_)).toBe(0);
-    expect(main_.stdout()).toMatch(/^ {2}mock {5}start mock OpenAI, Anthropic, Gemini and Ollama servers/m);
+    expect(main_.stdout()).toMatch(/^ {2}mock {6}start mock OpenAI, Anthropic, Gemini and Ollama servers/m);
     expect(main_.stdout()).not.toContain('`ballast mock`');
   });
 });

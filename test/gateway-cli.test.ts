@@ -1,33 +1,14 @@
 // The `ballast` CLI: check, serve (in process and as a real process), help and errors.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../src/cli/io.js';
+import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { capturedIo, tempDirForTests } from './support/cli-io.js';
 import { startServe } from '../src/cli/serve.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ballast-cli-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-function captured(env: Record<string, string> = {}): CliIo & { stdout: () => string; stderr: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    out: (text) => void (out += text),
-    err: (text) => void (err += text),
-    env,
-    cwd: dir,
-    stdout: () => out,
-    stderr: () => err,
-  };
-}
+const tmp = tempDirForTests('ballast-cli-');
+const captured = (env: Record<string, string> = {}) => capturedIo(tmp.path, env);
 
 const GOOD = `
 server:
@@ -45,7 +26,7 @@ routes:
 
 describe('ballast check', () => {
   it('a valid file: exit 0 and a summary', async () => {
-    await writeFile(join(dir, 'good.yaml'), GOOD);
+    await writeFile(join(tmp.path, 'good.yaml'), GOOD);
     const io = captured();
     expect(await main(['check', 'good.yaml'], io)).toBe(0);
     expect(io.stdout()).toContain('good.yaml is valid: 1 provider (sim), 1 route (chat)');
@@ -53,7 +34,7 @@ describe('ballast check', () => {
   });
 
   it('an invalid file: every problem on its own line, exit 1', async () => {
-    await writeFile(join(dir, 'bad.yaml'), 'providers:\n  sim: { type: simulated, seed: x }\nroutes:\n  chat:\n    targets: [{ provider: sin, model: m }]\n');
+    await writeFile(join(tmp.path, 'bad.yaml'), 'providers:\n  sim: { type: simulated, seed: x }\nroutes:\n  chat:\n    targets: [{ provider: sin, model: m }]\n');
     const io = captured();
     expect(await main(['check', 'bad.yaml'], io)).toBe(1);
     expect(io.stdout().trim().split('\n')).toEqual([
@@ -74,19 +55,19 @@ describe('ballast check', () => {
   });
 
   it('the redis store: valid with ${REDIS_URL}, shown without its password; its problems name the path', async () => {
-    await writeFile(join(dir, 'redis.yaml'), `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n  prefix: "app1:"\n`);
+    await writeFile(join(tmp.path, 'redis.yaml'), `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n  prefix: "app1:"\n`);
     const io = captured({ REDIS_URL: 'redis://:s3cret-pass@cache.internal:6380/1' });
     expect(await main(['check', 'redis.yaml'], io)).toBe(0);
     expect(io.stdout()).toContain('redis.yaml is valid: 1 provider (sim), 1 route (chat)');
     expect(io.stdout()).toContain('store: redis redis://cache.internal:6380/1 (prefix app1:)');
     expect(io.stdout() + io.stderr()).not.toContain('s3cret-pass');
 
-    await writeFile(join(dir, 'memory.yaml'), GOOD);
+    await writeFile(join(tmp.path, 'memory.yaml'), GOOD);
     const memory = captured();
     expect(await main(['check', 'memory.yaml'], memory)).toBe(0);
     expect(memory.stdout()).toContain('\nstore: memory\n');
 
-    await writeFile(join(dir, 'bad-redis.yaml'), `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n  prefix: ""\n  channel: x\n`);
+    await writeFile(join(tmp.path, 'bad-redis.yaml'), `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n  prefix: ""\n  channel: x\n`);
     const bad = captured({ REDIS_URL: 'tcp://:s3cret-pass@cache.internal:6380' });
     expect(await main(['check', 'bad-redis.yaml'], bad)).toBe(1);
     expect(bad.stdout().trim().split('\n')).toEqual([
@@ -110,7 +91,7 @@ describe('ballast check', () => {
 
 describe('help and usage errors', () => {
   it('--help on every command', async () => {
-    for (const args of [['--help'], ['serve', '--help'], ['check', '-h']]) {
+    for (const args of [['--help'], ['serve', '--help'], ['check', '-h'], ['simulate', '--help']]) {
       const io = captured();
       expect(await main(args, io)).toBe(0);
       expect(io.stdout()).toMatch(/Usage: ballast/);
@@ -122,7 +103,7 @@ describe('help and usage errors', () => {
       [['frobnicate'], /^ballast: unknown command "frobnicate" \(see ballast --help\)\n$/],
       [['serve', '--port', 'eighty'], /^ballast: --port expects a port number from 0 to 65535, got "eighty" \(see ballast serve --help\)\n$/],
       [['serve', '--bogus'], /^ballast: Unknown option '--bogus'.*\(see ballast serve --help\)\n$/],
-      [['simulate'], /^ballast: `ballast simulate` is not available yet in this version \(see ballast --help\)\n$/],
+      [['simulate', '--duration', 'soon'], /^ballast: --duration expects a duration such as 30m, 1h or 1h30m, got "soon" \(see ballast simulate --help\)\n$/],
     ];
     for (const [args, message] of cases) {
       const io = captured();
@@ -132,7 +113,7 @@ describe('help and usage errors', () => {
   });
 
   it('serve with an invalid config prints its problems and exits 1', async () => {
-    await writeFile(join(dir, 'broken.json'), JSON.stringify({ providers: {}, routes: { a: { targets: [] } } }));
+    await writeFile(join(tmp.path, 'broken.json'), JSON.stringify({ providers: {}, routes: { a: { targets: [] } } }));
     const io = captured();
     expect(await main(['serve', '--config', 'broken.json'], io)).toBe(1);
     expect(io.stderr()).toBe('broken.json is invalid:\nroutes.a.targets: expected a non-empty list, got an empty list\n');
@@ -157,7 +138,7 @@ describe('ballast serve', () => {
   });
 
   it('reloads its file, and keeps the old config when the new one is invalid', async () => {
-    const file = join(dir, 'live.yaml');
+    const file = join(tmp.path, 'live.yaml');
     await writeFile(file, GOOD);
     const io = captured();
     const serving = (await startServe(['--config', file, '--host', '127.0.0.1', '--log-level', 'silent'], io))!;
@@ -187,7 +168,7 @@ describe('ballast serve', () => {
   });
 
   it('a redis store that cannot connect: it says so at start, without the password, and serves all the same', async () => {
-    const file = join(dir, 'unreachable-redis.yaml');
+    const file = join(tmp.path, 'unreachable-redis.yaml');
     await writeFile(file, `${GOOD}store:\n  type: redis\n  url: \${REDIS_URL}\n`);
     const io = captured({ REDIS_URL: 'redis://:s3cret-pass@127.0.0.1:1' });
     const serving = (await startServe(['--config', file], io))!;

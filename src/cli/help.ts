@@ -4,11 +4,10 @@ export const MAIN_HELP = `ballast: keep LLM calls working when providers fail
 Usage: ballast <command> [options]
 
 Commands:
-  serve    start the OpenAI-compatible gateway (demo mode when no config and no provider keys)
-  check    validate a config file and print every problem
-  mock     start mock OpenAI, Anthropic, Gemini and Ollama servers for your own tests
-
-Not available yet in this version: \`ballast simulate\`.
+  serve     start the OpenAI-compatible gateway (demo mode when no config and no provider keys)
+  check     validate a config file and print every problem
+  mock      start mock OpenAI, Anthropic, Gemini and Ollama servers for your own tests
+  simulate  replay traffic through a config's routes on a virtual clock and report what happened
 
 Options:
   -h, --help       show help (also after a command: ballast serve --help)
@@ -88,4 +87,32 @@ Options:
   -p, --port N         the first port; the others follow (default 4010: 4010-4013; 0 for free ports)
   -H, --host H         address to listen on (default 127.0.0.1, loopback only)
   -h, --help           this help
+`;
+
+/** \`ballast simulate --help\`. */
+export const SIMULATE_HELP = `Usage: ballast simulate [--config FILE] [--route NAME] [--duration 1h] [--rps 2] [--stream] [--seed N] [--json]
+
+Sends a steady stream of small chat requests through the config's routes, on a virtual clock:
+an hour of traffic takes a few seconds. The routers, breakers, retries, fallbacks and timeouts
+are the real code \`ballast serve\` runs. Then it reports, per route: success rate, attempts,
+retries, fallbacks (from -> to), hedges, breaker transitions and cooldowns per target, latency
+p50/p99 (virtual time), failures by kind, and a timeline in 12 parts of the duration.
+
+Simulated providers run as configured (faults, outages, latency, rate limits). Any other provider
+(openai, anthropic, gemini, ollama) is never called: a healthy simulated provider of the same name
+takes its place, and the report says so. Its \${KEY} references need not be set.
+The same config and seed give the same report.
+
+Options:
+  -c, --config FILE    a YAML or JSON config (default: the demo config of \`ballast serve\`)
+  -r, --route NAME     only this route (repeat for more; default every route)
+  -d, --duration D     virtual time the traffic lasts, e.g. 30m, 1h, 1h30m (default 1h)
+  --rps N              requests started per second on each route (default 2)
+  --stream             stream every request and read it to the end (default: non-streamed)
+  --seed N             seed of the simulated providers and the routers' random choices (default 1)
+  --json               print the report as JSON
+  -h, --help           this help
+
+At most 200000 requests in all (routes x duration x rps). Exit code 0 after a run, 1 for an
+invalid config, 2 for a usage error.
 `;

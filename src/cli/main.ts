@@ -5,6 +5,7 @@ import { MAIN_HELP } from './help.js';
 import { mockCommand } from './mock.js';
 import { processIo, UsageError, type CliIo } from './io.js';
 import { ConfigError, serveCommand } from './serve.js';
+import { simulateCommand } from './simulate.js';
 
 /** Runs `ballast <command> …` and resolves with the exit code. Errors are one line, never a stack trace. */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
@@ -28,8 +29,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       case 'mock':
         return await mockCommand(rest, io);
       case 'simulate':
-        io.err(`ballast: \`ballast ${command}\` is not available yet in this version (see ballast --help)\n`);
-        return 2;
+        return await simulateCommand(rest, io);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
@@ -39,7 +39,7 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return 1;
     }
     const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    const where = command === 'serve' || command === 'check' || command === 'mock' ? `ballast ${command} --help` : 'ballast --help';
+    const where = command === 'serve' || command === 'check' || command === 'mock' || command === 'simulate' ? `ballast ${command} --help` : 'ballast --help';
     io.err(`ballast: ${(error as Error).message ?? String(error)}${usage ? ` (see ${where})` : ''}\n`);
     return usage ? 2 : 1;
   }

@@ -62,6 +62,7 @@ export const DEMO_CONFIG: GatewayConfigInput = {
       targets: [
         { provider: 'primary', model: 'sim-large' },
         { provider: 'backup', model: 'sim-medium' },
+        { provider: 'local', model: 'sim-small' },
       ],
       hedge: { delay: '600ms' },
       timeouts: { total: '30s', idle: '5s' },

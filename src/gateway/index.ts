@@ -26,3 +26,16 @@ export { completionJson, createChunkEncoder, openAiFinishReason, openAiUsage, ty
 export { fromLlmError, errorBody, type ApiError } from './http-errors.js';
 export { statusReport } from './status.js';
 export type { StoreStatus } from './store.js';
+export {
+  simulateTraffic,
+  SimulationConfigError,
+  SimulationOptionsError,
+  MAX_SIMULATED_REQUESTS,
+  type SimulateOptions,
+  type SimulationReport,
+  type SimulatedRouteReport,
+  type SimulatedTargetReport,
+  type TimelineBucket,
+  type BreakerCounts,
+  type ReplacedProvider,
+} from './simulate.js';

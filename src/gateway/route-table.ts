@@ -66,6 +66,8 @@ export interface RouteTableOptions {
   transport?: Transport;
   /** What every key of the routers starts with (`<keyPrefix><route>:…`); default `ballast:`. A Redis store shares only keys under its prefix. */
   keyPrefix?: string;
+  /** Random source of the routers (strategies, retry jitter); default `Math.random`. Simulations seed it. */
+  random?: () => number;
 }
 
 /** Builds providers and routers from a validated config. Throws a {@link RouteTableError}. */
@@ -135,6 +137,7 @@ function buildRoute(name: string, config: RouteConfig, providers: ReadonlyMap<st
     }),
     clock: options.clock,
     store: options.store,
+    ...(options.random && { random: options.random }),
     keyPrefix: `${options.keyPrefix ?? 'ballast:'}${name}:`,
   };
   const { strategy, label } = strategyOf(config);

@@ -7,7 +7,7 @@ import { isPolicyError } from '../policy/errors.js';
 import { retry, type RetryPolicy } from '../policy/retry.js';
 import { retryIfError } from '../policy/retry-condition.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
-import type { WaitStrategy } from '../policy/retry-wait.js';
+import { waitFullJitter, type WaitStrategy } from '../policy/retry-wait.js';
 import type { TimeoutPolicy } from '../policy/timeout.js';
 import type { Duration } from '../policy/duration.js';
 import { AllTargetsFailedError } from './all-targets-failed.js';
@@ -271,11 +271,18 @@ export interface TargetRetry {
  * Builds the retry every target of a router runs before the walk moves on. One per router (not
  * per call): a retry policy with its emitters is the costliest object on the request path.
  */
-export function createTargetRetry(options: TargetRetryOptions, rules: ErrorRules, budget: RetryBudget | undefined, clock: Clock): TargetRetry {
+export function createTargetRetry(
+  options: TargetRetryOptions,
+  rules: ErrorRules,
+  budget: RetryBudget | undefined,
+  clock: Clock,
+  random?: () => number,
+): TargetRetry {
   const contexts = new WeakMap<object, RetryContext>();
   const policy = retry({
     attempts: options.attempts ?? 2,
-    wait: options.wait,
+    // The default full jitter, on the router's random source when it has one (simulations repeat exactly).
+    wait: options.wait ?? (random ? waitFullJitter({ random }) : undefined),
     maxRetryAfter: options.maxRetryAfter ?? '20s',
     retryIf: retryIfError((error) => isLlmError(error) && decideAction(error, rules).retry),
     budget,

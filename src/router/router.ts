@@ -70,7 +70,7 @@ export interface RouterOptions {
   store?: StateStore;
   /** Prefix of the store's keys, to keep several routers apart in one store. Default `ballast:`. */
   keyPrefix?: string;
-  /** Random source of the strategies; default `Math.random`. */
+  /** Random source of the strategies and of the default retry jitter; default `Math.random`. */
   random?: () => number;
   /** The route's name in metrics and status (the gateway uses the model name clients ask for). */
   route?: string;
@@ -146,7 +146,7 @@ export function createRouter(options: RouterOptions): Router {
   };
   const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
   const retryOptions = options.retry ?? {};
-  const targetRetry = createTargetRetry(retryOptions, rules, budget, clock);
+  const targetRetry = createTargetRetry(retryOptions, rules, budget, clock, options.random);
 
   let runtimes: TargetRuntime[] = [];
   const ownPolicies = new Map<string, { targetRetry: TargetRetry; rules: ErrorRules }>();
@@ -177,7 +177,7 @@ export function createRouter(options: RouterOptions): Router {
     }
     if (target.retry || target.errors) {
       const targetRules = mergeErrorRules(target.errors, rules);
-      ownPolicies.set(target.id, { rules: targetRules, targetRetry: createTargetRetry({ ...retryOptions, ...target.retry }, targetRules, budget, clock) });
+      ownPolicies.set(target.id, { rules: targetRules, targetRetry: createTargetRetry({ ...retryOptions, ...target.retry }, targetRules, budget, clock, options.random) });
     }
     runtimes = [...runtimes, runtime];
     return target.id;
