@@ -36,6 +36,13 @@ describe('ballast simulate', () => {
     expect(io.stderr()).toMatch(/^simulated 2400 requests over 10m of virtual time in [\d.]+ s\n$/);
   });
 
+  it('without --config it reads BALLAST_CONFIG, as serve and check do', async () => {
+    await writeFile(join(tmp.path, 'outage.yaml'), OUTAGE);
+    const io = captured({ BALLAST_CONFIG: 'outage.yaml' });
+    expect(await main(['simulate', '--json', '--duration', '10m', '--rps', '1'], io)).toBe(0);
+    expect((JSON.parse(io.stdout()) as SimulationReport).routes.map((r) => r.route)).toEqual(['chat']);
+  });
+
   it('--json prints the report; the same seed prints the same bytes', async () => {
     await writeFile(join(tmp.path, 'outage.yaml'), OUTAGE);
     const args = ['simulate', '--config', 'outage.yaml', '--json', '--duration', '1h', '--rps', '1', '--seed', '5'];

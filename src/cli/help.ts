@@ -104,7 +104,7 @@ takes its place, and the report says so. Its \${KEY} references need not be set.
 The same config and seed give the same report.
 
 Options:
-  -c, --config FILE    a YAML or JSON config (default: the demo config of \`ballast serve\`)
+  -c, --config FILE    a YAML or JSON config (default: BALLAST_CONFIG, else the demo config of \`ballast serve\`)
   -r, --route NAME     only this route (repeat for more; default every route)
   -d, --duration D     virtual time the traffic lasts, e.g. 30m, 1h, 1h30m (default 1h)
   --rps N              requests started per second on each route (default 2)

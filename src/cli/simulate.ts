@@ -44,7 +44,7 @@ export async function simulateCommand(args: string[], io: CliIo): Promise<number
   const seed = values.seed === undefined ? 1 : /^-?\d+$/.test(values.seed) ? Number(values.seed) : NaN;
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed expects an integer, got ${JSON.stringify(values.seed)}`);
 
-  const file = values.config;
+  const file = values.config ?? (io.env.BALLAST_CONFIG?.trim() || undefined);
   const label = file ?? 'the demo config';
   const { result, unset } = file ? await loadForSimulation(resolve(io.cwd, file), io.env) : { result: validateConfig(DEMO_CONFIG, { env: {} }), unset: [] };
   if (!result.ok) throw new ConfigError([`${label} is invalid:`, ...result.problems.map(formatProblem)]);
