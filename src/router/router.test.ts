@@ -565,3 +565,37 @@ describe('router: signals reach function providers', () => {
     router.close();
   });
 });
+
+describe('router: a stream provider that ignores its signal', () => {
+  it('still ends at the idle timeout after the first token, typed, and the consumer is released', async () => {
+    const clock = createVirtualClock();
+    let stuck = false;
+    const router = createRouter({
+      clock,
+      targets: [
+        {
+          model: 'm',
+          provider: {
+            name: 'deaf',
+            protocol: 'function',
+            chat: () => Promise.reject(new Error('not used')),
+            async *stream() {
+              yield { type: 'start' } as StreamEvent;
+              yield { type: 'text', text: 'partial' } as StreamEvent;
+              stuck = true;
+              await new Promise(() => {}); // never settles, whatever the signal says
+            },
+          },
+        },
+      ],
+      timeouts: { idle: '5s', total: '10m' },
+    });
+    const started = clock.now();
+    const { events, error } = await clock.run(collectEvents(router.stream({ messages: [{ role: 'user', content: 'hi' }] })));
+    expect(stuck).toBe(true);
+    expect(events.some((e) => e.type === 'text')).toBe(true);
+    expect(error?.code).toBe('idle_timeout');
+    expect(clock.now() - started).toBe(5000);
+    router.close();
+  });
+});

@@ -5,7 +5,6 @@ import type { Clock } from '../policy/clock.js';
 import type { Dispose } from '../policy/events.js';
 import type { TargetRuntime } from './target-runtime.js';
 import { toLlmError } from './to-llm-error.js';
-import { sequentialAbortRace } from './race-abort.js';
 
 /** Stream timers: to the first content event, and between any two events. */
 export interface StreamTimeouts {
@@ -114,7 +113,6 @@ function readWithIdle(
   idleMs: number | undefined,
   target: TargetRuntime['target'],
 ): { read: () => Promise<IteratorResult<StreamEvent>>; stop: Dispose } {
-  const race = sequentialAbortRace(controller.signal);
   let readStartedAt = 0;
   let reading = false;
   let stopped = false;
@@ -129,23 +127,49 @@ function readWithIdle(
       else arm(idleMs! - waited);
     });
   };
-  const read = async (): Promise<IteratorResult<StreamEvent>> => {
+  const failure = (error: unknown) => {
+    const reason: unknown = controller.signal.reason;
+    if (reason instanceof StreamTimerAbort) {
+      return timeoutError(reason.scope, { provider: target.provider.name, model: target.model, timeoutMs: reason.timeoutMs, cause: error });
+    }
+    return toLlmError(error, target);
+  };
+  // Settles the read in progress when the stream aborts, even if the provider ignores its signal.
+  // One listener for the whole stream (reads never overlap), not one per event.
+  let rejectRead: ((reason: unknown) => void) | undefined;
+  controller.signal.addEventListener('abort', () => rejectRead?.(controller.signal.reason), { once: true });
+  const read = (): Promise<IteratorResult<StreamEvent>> => {
     if (idleMs !== undefined) {
       readStartedAt = clock.now();
       reading = true;
       if (!cancelTimer && !stopped) arm(idleMs);
     }
-    try {
-      return await race(iterator.next());
-    } catch (error) {
-      const reason: unknown = controller.signal.reason;
-      if (reason instanceof StreamTimerAbort) {
-        throw timeoutError(reason.scope, { provider: target.provider.name, model: target.model, timeoutMs: reason.timeoutMs, cause: error });
-      }
-      throw toLlmError(error, target);
-    } finally {
+    const next = iterator.next();
+    if (controller.signal.aborted) {
       reading = false;
+      next.catch(() => {});
+      return Promise.reject(failure(controller.signal.reason));
     }
+    return new Promise((resolve, reject) => {
+      const settle = () => {
+        reading = false;
+        rejectRead = undefined;
+      };
+      rejectRead = (reason) => {
+        settle();
+        reject(failure(reason));
+      };
+      next.then(
+        (step) => {
+          settle();
+          resolve(step);
+        },
+        (error: unknown) => {
+          settle();
+          reject(failure(error));
+        },
+      );
+    });
   };
   return {
     read,
