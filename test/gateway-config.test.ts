@@ -138,6 +138,17 @@ describe('validation messages: path, expected, got', () => {
     expect(text).not.toContain('abcdefghijklmnop1234');
   });
 
+  it('refuses credentials inside a provider baseURL (they would never be sent), without printing them', () => {
+    const result = validateConfig({
+      ...MINIMAL,
+      providers: { sim: { type: 'simulated' }, o: { type: 'openai', baseURL: 'https://user:pw-in-url-secret@llm.internal/v1' } },
+    });
+    const text = lines(result).join('\n');
+    expect(text).toContain('providers.o.baseURL: expected a URL without user:password in it (put credentials in apiKey or headers)');
+    expect(text).not.toContain('pw-in-url-secret');
+    expect(validateConfig({ ...MINIMAL, providers: { sim: { type: 'simulated' }, o: { type: 'openai', baseURL: 'https://llm.internal/v1' } } }).ok).toBe(true);
+  });
+
   it('reports YAML syntax errors with their line, and JSON files as JSON', async () => {
     const yaml = parseConfigText('providers:\n  a: [1, 2\nroutes: {}\n');
     expect(yaml.ok).toBe(false);

@@ -68,12 +68,25 @@ const port = z.preprocess(
 
 const ERROR_KIND_NAMES = ERROR_KINDS as unknown as [string, ...string[]];
 
+/** A provider's base URL. Credentials in it would be dropped on the way (or refused by fetch): they belong in apiKey or headers. */
+const providerUrl = z.url().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return url.username === '' && url.password === '';
+    } catch {
+      return true; // z.url() has said what is wrong
+    }
+  },
+  { message: 'a URL without user:password in it (put credentials in apiKey or headers)' },
+);
+
 // ---- providers ------------------------------------------------------------------------------
 
 const openAiProvider = obj({
   type: z.literal('openai'),
   apiKey: z.string().optional(),
-  baseURL: z.url().optional(),
+  baseURL: providerUrl.optional(),
   headers: headers.optional(),
   organization: z.string().optional(),
   project: z.string().optional(),
@@ -85,7 +98,7 @@ const openAiProvider = obj({
 const anthropicProvider = obj({
   type: z.literal('anthropic'),
   apiKey: z.string().optional(),
-  baseURL: z.url().optional(),
+  baseURL: providerUrl.optional(),
   headers: headers.optional(),
   version: nonEmpty.optional(),
   defaultMaxTokens: positiveInt.optional(),
@@ -94,7 +107,7 @@ const anthropicProvider = obj({
 const geminiProvider = obj({
   type: z.literal('gemini'),
   apiKey: z.string().optional(),
-  baseURL: z.url().optional(),
+  baseURL: providerUrl.optional(),
   headers: headers.optional(),
 });
 
