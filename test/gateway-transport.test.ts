@@ -119,7 +119,7 @@ describe('undiciTransport connection reuse and release', () => {
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const port = (upstream.address() as { port: number }).port;
-    const own = undiciTransport({ connections: 1 });
+    const own = undiciTransport({ connections: 1, drainMs: 20 });
     try {
       const ask = async () => {
         const response = await own.transport({ url: `http://127.0.0.1:${port}/s`, method: 'POST', headers: {}, body: '{}', signal: new AbortController().signal });

@@ -9,6 +9,8 @@ export interface UndiciTransportOptions {
   connections?: number;
   /** How long an idle upstream connection stays open, ms. Default 60 000. */
   keepAliveMs?: number;
+  /** How long the unread rest of a body may take to drain before its connection is dropped, ms. Default 1000. */
+  drainMs?: number;
 }
 
 /** A pooled {@link Transport} and what releases its connections. */
@@ -26,6 +28,7 @@ export interface PooledTransport {
  */
 export function undiciTransport(options: UndiciTransportOptions = {}): PooledTransport {
   const keepAliveMs = options.keepAliveMs ?? 60_000;
+  const drainMs = options.drainMs ?? DRAIN_MS;
   const agent = new Agent({
     connections: options.connections ?? 256,
     keepAliveTimeout: keepAliveMs,
@@ -52,7 +55,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
     } catch (error) {
       throw signal.aborted ? signal.reason : error;
     }
-    return toResponse(data, signal);
+    return toResponse(data, signal, drainMs);
   };
 
   return {
@@ -93,11 +96,11 @@ const DRAIN_MS = 1000;
 
 /**
  * Reads and discards the rest of a body so its keep-alive connection returns to the pool; past
- * {@link DRAIN_LIMIT} more bytes or {@link DRAIN_MS}, the body is destroyed (and the connection with it).
+ * {@link DRAIN_LIMIT} more bytes or `ms`, the body is destroyed (and the connection with it).
  */
-function drain(body: Dispatcher.ResponseData['body']): void {
+function drain(body: Dispatcher.ResponseData['body'], ms: number): void {
   let left = DRAIN_LIMIT;
-  const timer = setTimeout(() => body.destroy(), DRAIN_MS);
+  const timer = setTimeout(() => body.destroy(), ms);
   timer.unref();
   body.on('data', (chunk: Buffer) => {
     left -= chunk.length;
@@ -108,7 +111,7 @@ function drain(body: Dispatcher.ResponseData['body']): void {
   body.resume();
 }
 
-function toResponse(data: Dispatcher.ResponseData, signal: AbortSignal): TransportResponse {
+function toResponse(data: Dispatcher.ResponseData, signal: AbortSignal, drainMs: number): TransportResponse {
   const { body } = data;
   let used = false;
   const claim = () => {
@@ -133,7 +136,7 @@ function toResponse(data: Dispatcher.ResponseData, signal: AbortSignal): Transpo
           // the chunked terminator unread: drain it so the connection returns to the pool.
           if (!complete && !body.destroyed) {
             if (signal.aborted) body.destroy();
-            else drain(body);
+            else drain(body, drainMs);
           }
         }
       },

@@ -2,30 +2,15 @@ import { describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../llm/chat-request.js';
 import type { ChatResponse } from '../llm/chat-response.js';
 import { collectStream } from '../llm/collect-stream.js';
-import { LlmError, isLlmError } from '../llm/llm-error.js';
+import { LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import { TimeoutError } from '../policy/errors.js';
 import { functionProvider, toLlmError, wrapFunction } from './function-provider.js';
 import type { ProviderCall } from './provider.js';
+import { failure, events } from '../../test/support/provider-test.js';
 
 const request: ChatRequest = { messages: [{ role: 'user', content: 'Say hi' }] };
 const call = (signal: AbortSignal = new AbortController().signal): ProviderCall => ({ model: 'local-1', signal });
-
-async function failure(promise: Promise<unknown>): Promise<LlmError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isLlmError(error)) return error;
-    throw new Error(`expected an LlmError, got ${String(error)}`);
-  }
-  throw new Error('expected a failure');
-}
-
-async function events(iterable: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for await (const e of iterable) out.push(e);
-  return out;
-}
 
 const full: ChatResponse = {
   text: 'Hello!',

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../llm/chat-request.js';
 import { collectStream } from '../llm/collect-stream.js';
 import type { ErrorKind } from '../llm/error-kind.js';
-import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import { startGeminiMock, type GeminiMock, type GeminiMockErrorKind, type GeminiMockReply, type GeminiMockScenario } from '../mock/gemini-mock.js';
 import { startMockServer, type MockFrame, type MockServer } from '../mock/mock-server.js';
 import { gemini, SKIP_THOUGHT_SIGNATURE, type GeminiOptions } from './gemini.js';
 import type { ChatProvider } from './provider.js';
+import { failure } from '../../test/support/provider-test.js';
 
 const KEY = 'test-key-7f3a9c2e'; // not a recognisable key shape, so redaction cannot hide a leak
 const MODEL = 'gemini-2.5-flash';
@@ -32,15 +32,6 @@ async function events(provider: ChatProvider, request: ChatRequest = HI): Promis
   const out: StreamEvent[] = [];
   for await (const event of provider.stream(request, call())) out.push(event);
   return out;
-}
-
-async function failure(promise: Promise<unknown>): Promise<LlmError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isLlmError(error)) throw new Error(`expected an LlmError, got ${String(error)}`);
-  return error;
 }
 
 const lastBody = (): Record<string, unknown> => mock!.requests.at(-1)!.json as Record<string, unknown>;

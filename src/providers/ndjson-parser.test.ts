@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NdjsonParseError, NdjsonParser, readNdjson, type NdjsonEnd } from './ndjson-parser.js';
+import { splitAt } from '../../test/support/provider-test.js';
 
 const encoder = new TextEncoder();
 
@@ -10,18 +11,6 @@ function parseChunks(chunks: Array<Uint8Array | string>): { values: unknown[]; e
   const emit = (v: unknown) => void values.push(v);
   for (const chunk of chunks) parser.push(chunk, emit);
   return { values, end: parser.end(emit) };
-}
-
-function splitAt<T extends { slice(a: number, b?: number): T; length: number }>(whole: T, cuts: number[]): T[] {
-  const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-  const parts: T[] = [];
-  let last = 0;
-  for (const p of points) {
-    parts.push(whole.slice(last, p));
-    last = p;
-  }
-  parts.push(whole.slice(last));
-  return parts;
 }
 
 const OLLAMA_STREAM =

@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../llm/chat-request.js';
 import type { ChatResponse } from '../llm/chat-response.js';
 import { collectStream } from '../llm/collect-stream.js';
-import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import { startOllamaMock, type OllamaMock, type OllamaMockErrorKind, type OllamaMockScenario } from '../mock/ollama-mock.js';
 import { normalizeOllamaHost, ollama, toOllamaRequest, type OllamaOptions } from './ollama.js';
 import type { ChatProvider } from './provider.js';
 import type { Transport } from './transport.js';
+import { failure, events } from '../../test/support/provider-test.js';
 
 let mock: OllamaMock | undefined;
 afterEach(async () => {
@@ -22,22 +22,6 @@ async function setup(scenario: OllamaMockScenario, options: OllamaOptions = {}):
 
 const request: ChatRequest = { messages: [{ role: 'user', content: 'What is the weather in Tokyo?' }] };
 const call = (signal: AbortSignal = new AbortController().signal) => ({ model: 'llama3.2', signal });
-
-async function failure(promise: Promise<unknown>): Promise<LlmError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isLlmError(error)) return error;
-    throw new Error(`expected an LlmError, got ${String(error)}`);
-  }
-  throw new Error('expected a failure');
-}
-
-async function events(iterable: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for await (const e of iterable) out.push(e);
-  return out;
-}
 
 /** Tool-call ids are generated per call; compare everything else. */
 const sameIds = (r: ChatResponse): ChatResponse => ({ ...r, toolCalls: r.toolCalls.map((t) => ({ ...t, id: 'ID' })) });

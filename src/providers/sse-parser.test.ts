@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseParser, readSseEvents, type SseEnd, type SseEvent } from './sse-parser.js';
+import { splitAt } from '../../test/support/provider-test.js';
 
 const encoder = new TextEncoder();
 
@@ -16,17 +17,6 @@ function parseChunks(chunks: Array<Uint8Array | string>): { events: SseEvent[]; 
 const parse = (text: string) => parseChunks([text]);
 
 /** Splits `bytes` at the given (sorted, deduplicated) cut points. */
-function splitAt<T extends { slice(a: number, b?: number): T; length: number }>(whole: T, cuts: number[]): T[] {
-  const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-  const parts: T[] = [];
-  let last = 0;
-  for (const p of points) {
-    parts.push(whole.slice(last, p));
-    last = p;
-  }
-  parts.push(whole.slice(last));
-  return parts;
-}
 
 describe('SseParser', () => {
   it('parses OpenAI’s data-only stream, [DONE] included', () => {
