@@ -1,3 +1,5 @@
+import { createUtf8ChunkDecoder } from './utf8-chunks.js';
+
 const MAX_PREVIEW = 200;
 
 /** A line of an NDJSON stream that is not valid JSON. */
@@ -30,7 +32,7 @@ export interface NdjsonEnd {
  * one are parsed on the next `push` or `end`.
  */
 export class NdjsonParser {
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = createUtf8ChunkDecoder();
   /** Text not yet parsed: an unterminated line, or lines left after a malformed one threw. */
   private buffer = '';
   /** Where in `buffer` a `\n` may first appear (the part before was searched already). */
@@ -39,7 +41,7 @@ export class NdjsonParser {
 
   /** Parses a chunk and calls `emit` for each complete line's value. */
   push(chunk: Uint8Array | string, emit: (value: unknown) => void): void {
-    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk);
     this.buffer = this.buffer === '' ? text : this.buffer + text;
     this.drain(emit);
   }
@@ -49,7 +51,7 @@ export class NdjsonParser {
    * {@link NdjsonParseError}.
    */
   end(emit: (value: unknown) => void): NdjsonEnd {
-    this.buffer += this.decoder.decode();
+    this.buffer += this.decoder.end();
     this.drain(emit);
     const rest = this.buffer;
     this.buffer = '';

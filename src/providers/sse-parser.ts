@@ -1,3 +1,5 @@
+import { createUtf8ChunkDecoder } from './utf8-chunks.js';
+
 /** One Server-Sent Event. */
 export interface SseEvent {
   /** The `event:` field; absent for unnamed events (the spec's default type, `message`). */
@@ -30,7 +32,7 @@ const LF = 10;
  * multi-line `data:`, comments, a leading BOM, and reports an input that ends mid-event.
  */
 export class SseParser {
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = createUtf8ChunkDecoder();
   /** An unterminated line carried over from earlier chunks. */
   private partial = '';
   /** The previous chunk ended with `\r`: a `\n` opening the next one belongs to it. */
@@ -47,10 +49,10 @@ export class SseParser {
   push(chunk: Uint8Array | string, emit: (event: SseEvent) => void): void {
     let text: string;
     if (typeof chunk === 'string') {
-      // TextDecoder drops a leading BOM from bytes; a string keeps it, so drop it here.
+      // The byte decoder drops a leading BOM; a string keeps it, so drop it here.
       text = !this.started && chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk;
     } else {
-      text = this.decoder.decode(chunk, { stream: true });
+      text = this.decoder.decode(chunk);
     }
     if (chunk.length > 0) this.started = true;
     this.feed(text, emit);
@@ -61,7 +63,7 @@ export class SseParser {
    * unfinished event is not dispatched; it is returned as `pending` for the caller to judge.
    */
   end(emit: (event: SseEvent) => void): SseEnd {
-    this.feed(this.decoder.decode(), emit);
+    this.feed(this.decoder.end(), emit);
     let truncated = false;
     if (this.partial !== '') {
       truncated = true;

@@ -1,7 +1,6 @@
 import type { LlmError } from '../llm/llm-error.js';
 import type { Clock } from '../policy/clock.js';
 import { TimeoutError } from '../policy/errors.js';
-import { NEVER_ABORTED } from '../policy/context.js';
 import { AllTargetsFailedError } from './all-targets-failed.js';
 import type { AttemptRecord } from './attempt-record.js';
 
@@ -19,9 +18,10 @@ export interface CallScope {
 /** Opens the scope of one routed call. */
 export function openCallScope(clock: Clock, callerSignal: AbortSignal, totalMs: number | undefined): CallScope {
   const start = clock.now();
-  // Nothing can abort the call: no controller needed (it costs more than the rest of the scope).
-  if (totalMs === undefined && callerSignal === NEVER_ABORTED) {
-    return { callerSignal, signal: NEVER_ABORTED, start, deadline: Infinity, end: noop };
+  // Without a total deadline only the caller can abort the call, so its own signal serves: no
+  // controller (it costs more than the rest of the scope), no listener.
+  if (totalMs === undefined) {
+    return { callerSignal, signal: callerSignal, start, deadline: Infinity, end: noop };
   }
   const controller = new AbortController();
   const onAbort = () => controller.abort(callerSignal.reason);

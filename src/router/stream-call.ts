@@ -52,13 +52,15 @@ export async function openUntilCommit(
   const controller = new AbortController();
   const onCallAbort = () => controller.abort(callSignal.reason);
   const onAttemptAbort = () => controller.abort(attemptSignal.reason);
+  // Without an attempt timeout the attempt's signal is the call's: one listener is enough.
+  const sameSignal = attemptSignal === callSignal;
   if (callSignal.aborted) controller.abort(callSignal.reason);
   else callSignal.addEventListener('abort', onCallAbort, { once: true });
-  attemptSignal.addEventListener('abort', onAttemptAbort, { once: true });
+  if (!sameSignal) attemptSignal.addEventListener('abort', onAttemptAbort, { once: true });
   let stopIdleTimer: Dispose = () => {};
   const release = () => {
     callSignal.removeEventListener('abort', onCallAbort);
-    attemptSignal.removeEventListener('abort', onAttemptAbort);
+    if (!sameSignal) attemptSignal.removeEventListener('abort', onAttemptAbort);
     stopIdleTimer();
   };
 
