@@ -9,13 +9,14 @@ import type {
 } from '../llm/chat-request.js';
 import type { ChatResponse, FinishReason, ToolCall, Usage } from '../llm/chat-response.js';
 import { parseToolArguments } from '../llm/chat-response.js';
-import { classifyStreamError, classifyThrown, truncatedStreamError } from '../llm/classify.js';
+import { classifyStreamError, truncatedStreamError } from '../llm/classify.js';
 import type { LlmError } from '../llm/llm-error.js';
 import { parseRateLimitHeaders } from '../llm/rate-limit-headers.js';
 import type { FinishEvent, StartEvent, StreamEvent } from '../llm/stream-events.js';
 import { joinUrl, malformedError, parseFrame, readJson, send, sseEvents, type HttpCallContext } from './http.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
 import { fetchTransport, type Transport, type TransportResponse } from './transport.js';
+import { providerSecrets, scrubSecrets } from './secret-scrub.js';
 
 /**
  * An `anthropic-version` header value. `2023-06-01` is the long-standing default; `2026-10-21`
@@ -84,8 +85,8 @@ export function anthropic(options: AnthropicOptions = {}): ChatProvider {
     sampling: version < NO_SAMPLING_SINCE,
   };
   const context = (call: ProviderCall): HttpCallContext => ({ provider: name, model: call.model, transport, signal: call.signal, now });
-  const fail = (error: unknown, ctx: HttpCallContext): LlmError =>
-    scrub(classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal }), options.apiKey);
+  const secrets = providerSecrets(options.apiKey, options.headers);
+  const fail = (error: unknown, ctx: HttpCallContext): LlmError => scrubSecrets(error, ctx, secrets);
 
   return {
     name,
@@ -116,15 +117,6 @@ export function anthropic(options: AnthropicOptions = {}): ChatProvider {
       }
     },
   };
-}
-
-/** Replaces the literal key in an error's text: upstream bodies sometimes echo it, in shapes `redactSecrets` cannot know. */
-function scrub(error: LlmError, key: string | undefined): LlmError {
-  if (key && key.length >= 6 && error.message.includes(key)) {
-    error.message = error.message.split(key).join('***');
-    if (error.stack) error.stack = error.stack.split(key).join('***');
-  }
-  return error;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 import type { ChatRequest, ContentPart, ImagePart, ToolChoice, AssistantToolCall } from '../llm/chat-request.js';
 import type { ChatResponse, FinishReason, ToolCall, Usage } from '../llm/chat-response.js';
-import { classifyStreamError, classifyThrown, truncatedStreamError } from '../llm/classify.js';
+import { classifyStreamError, truncatedStreamError } from '../llm/classify.js';
 import { LlmError } from '../llm/llm-error.js';
 import { parseRateLimitHeaders } from '../llm/rate-limit-headers.js';
 import type { ReasoningEvent, StartEvent, StreamEvent, TextEvent } from '../llm/stream-events.js';
 import { joinUrl, malformedError, parseFrame, readJson, send, sseEvents, type HttpCallContext } from './http.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
 import { fetchTransport, type Transport } from './transport.js';
+import { providerSecrets, scrubSecrets } from './secret-scrub.js';
 
 /** The Gemini API's public endpoint, API version included. */
 export const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com/v1beta';
@@ -74,15 +75,9 @@ export function gemini(options: GeminiOptions = {}): ChatProvider {
   const apiKey = options.apiKey?.trim();
 
   const context = (call: ProviderCall): HttpCallContext => ({ provider: name, model: call.model, transport, signal: call.signal, now });
-  // An upstream message may quote the key in a shape `redactSecrets` cannot know.
-  const fail = (error: unknown, ctx: HttpCallContext): LlmError => {
-    const llmError = classifyThrown(error, { provider: name, model: ctx.model, signal: ctx.signal });
-    if (apiKey && llmError.message.includes(apiKey)) {
-      llmError.message = llmError.message.split(apiKey).join('***');
-      if (llmError.stack) llmError.stack = llmError.stack.split(apiKey).join('***');
-    }
-    return llmError;
-  };
+  // An upstream message may quote the key or a header in a shape `redactSecrets` cannot know.
+  const secrets = providerSecrets(apiKey, options.headers);
+  const fail = (error: unknown, ctx: HttpCallContext): LlmError => scrubSecrets(error, ctx, secrets);
 
   const prepare = (request: ChatRequest, call: ProviderCall, method: string) => {
     // fetch would reject such a key with an error message that quotes it.

@@ -5,7 +5,8 @@ import { LlmError } from '../llm/llm-error.js';
 import type { FinishEvent, StreamEvent } from '../llm/stream-events.js';
 import { joinUrl, malformedError, ndjsonValues, readJson, send, type HttpCallContext } from './http.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
-import { fetchTransport, type Transport } from './transport.js';
+import { fetchTransport, type Transport, type TransportResponse } from './transport.js';
+import { providerSecrets, scrubSecrets } from './secret-scrub.js';
 
 /** Where a local Ollama listens when `OLLAMA_HOST` is not set. */
 export const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
@@ -308,6 +309,8 @@ export function ollama(options: OllamaOptions = {}): ChatProvider {
     ...options.headers,
   });
 
+  const secrets = providerSecrets(options.apiKey, options.headers);
+
   const start = (request: ChatRequest, call: ProviderCall, stream: boolean) => {
     const ctx: HttpCallContext = { provider: name, model: call.model, transport, signal: combineSignals(call, request) };
     const body = JSON.stringify(toOllamaRequest(request, call.model, stream, { name, keepAlive: options.keepAlive }));
@@ -320,56 +323,72 @@ export function ollama(options: OllamaOptions = {}): ChatProvider {
 
     async chat(request, call) {
       const { ctx, response } = start(request, call, false);
-      const json = await readJson(ctx, await response);
-      if (isObject(json) && json.error !== undefined) throw classifyStreamError(name, json, { model: call.model });
-      const chunk = readChunk(ctx, json);
-      const toolCalls: ToolCall[] = chunk.toolCalls.map((c) => ({
-        id: c.id ?? newToolCallId(),
-        name: c.name,
-        arguments: c.arguments,
-        rawArguments: c.rawArguments,
-      }));
-      const result: ChatResponse = { text: chunk.content, toolCalls, finishReason: toFinishReason(chunk.doneReason, toolCalls.length > 0) };
-      if (chunk.doneReason !== undefined) result.rawFinishReason = chunk.doneReason;
-      if (chunk.usage) result.usage = chunk.usage;
-      if (chunk.model !== undefined) result.model = chunk.model;
-      if (chunk.thinking) result.reasoning = chunk.thinking;
-      return result;
+      try {
+        return await answer(ctx, await response, call);
+      } catch (error) {
+        throw scrubSecrets(error, ctx, secrets);
+      }
     },
 
     async *stream(request, call): AsyncGenerator<StreamEvent, void, undefined> {
       const { ctx, response } = start(request, call, true);
-      const values = ndjsonValues(ctx, await response);
-      let started = false;
-      let toolIndex = 0;
-      // Leaving this loop early (an error, a return, the consumer's break) closes `values`, which
-      // cancels the body and releases the connection.
-      for await (const value of values) {
-        if (isObject(value) && value.error !== undefined) throw classifyStreamError(name, value, { model: call.model });
-        const chunk = readChunk(ctx, value);
-        if (!started) {
-          started = true;
-          yield chunk.model === undefined ? { type: 'start' } : { type: 'start', model: chunk.model };
-        }
-        if (chunk.thinking) yield { type: 'reasoning', text: chunk.thinking };
-        if (chunk.content) yield { type: 'text', text: chunk.content };
-        for (const c of chunk.toolCalls) {
-          const index = toolIndex++;
-          const id = c.id ?? newToolCallId();
-          yield { type: 'tool-call-start', index, id, name: c.name };
-          yield { type: 'tool-call-delta', index, argumentsDelta: c.rawArguments };
-          yield { type: 'tool-call-end', index, id, name: c.name, arguments: c.arguments, rawArguments: c.rawArguments };
-        }
-        if (chunk.done) {
-          if (chunk.usage) yield { type: 'usage', usage: chunk.usage };
-          const finish: FinishEvent = { type: 'finish', finishReason: toFinishReason(chunk.doneReason, toolIndex > 0) };
-          if (chunk.doneReason !== undefined) finish.rawFinishReason = chunk.doneReason;
-          yield finish;
-          // The terminal object: stop here rather than wait on a server that keeps the body open.
-          return;
-        }
+      try {
+        yield* events(ctx, await response, call);
+      } catch (error) {
+        throw scrubSecrets(error, ctx, secrets);
       }
-      throw truncatedStreamError({ provider: name, model: call.model });
     },
   };
+
+  async function answer(ctx: HttpCallContext, response: TransportResponse, call: ProviderCall): Promise<ChatResponse> {
+    const json = await readJson(ctx, response);
+    if (isObject(json) && json.error !== undefined) throw classifyStreamError(name, json, { model: call.model });
+    const chunk = readChunk(ctx, json);
+    const toolCalls: ToolCall[] = chunk.toolCalls.map((c) => ({
+      id: c.id ?? newToolCallId(),
+      name: c.name,
+      arguments: c.arguments,
+      rawArguments: c.rawArguments,
+    }));
+    const result: ChatResponse = { text: chunk.content, toolCalls, finishReason: toFinishReason(chunk.doneReason, toolCalls.length > 0) };
+    if (chunk.doneReason !== undefined) result.rawFinishReason = chunk.doneReason;
+    if (chunk.usage) result.usage = chunk.usage;
+    if (chunk.model !== undefined) result.model = chunk.model;
+    if (chunk.thinking) result.reasoning = chunk.thinking;
+    return result;
+  }
+
+  async function* events(ctx: HttpCallContext, response: TransportResponse, call: ProviderCall): AsyncGenerator<StreamEvent, void, undefined> {
+    const values = ndjsonValues(ctx, response);
+    let started = false;
+    let toolIndex = 0;
+    // Leaving this loop early (an error, a return, the consumer's break) closes `values`, which
+    // cancels the body and releases the connection.
+    for await (const value of values) {
+      if (isObject(value) && value.error !== undefined) throw classifyStreamError(name, value, { model: call.model });
+      const chunk = readChunk(ctx, value);
+      if (!started) {
+        started = true;
+        yield chunk.model === undefined ? { type: 'start' } : { type: 'start', model: chunk.model };
+      }
+      if (chunk.thinking) yield { type: 'reasoning', text: chunk.thinking };
+      if (chunk.content) yield { type: 'text', text: chunk.content };
+      for (const c of chunk.toolCalls) {
+        const index = toolIndex++;
+        const id = c.id ?? newToolCallId();
+        yield { type: 'tool-call-start', index, id, name: c.name };
+        yield { type: 'tool-call-delta', index, argumentsDelta: c.rawArguments };
+        yield { type: 'tool-call-end', index, id, name: c.name, arguments: c.arguments, rawArguments: c.rawArguments };
+      }
+      if (chunk.done) {
+        if (chunk.usage) yield { type: 'usage', usage: chunk.usage };
+        const finish: FinishEvent = { type: 'finish', finishReason: toFinishReason(chunk.doneReason, toolIndex > 0) };
+        if (chunk.doneReason !== undefined) finish.rawFinishReason = chunk.doneReason;
+        yield finish;
+        // The terminal object: stop here rather than wait on a server that keeps the body open.
+        return;
+      }
+    }
+    throw truncatedStreamError({ provider: name, model: call.model });
+  }
 }

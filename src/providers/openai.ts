@@ -2,7 +2,7 @@ import type { ChatRequest, ContentPart, Message, ResponseFormat, ToolChoice } fr
 import type { ChatResponse, FinishReason, ToolCall, Usage } from '../llm/chat-response.js';
 import { parseToolArguments } from '../llm/chat-response.js';
 import { classifyStreamError, classifyThrown, truncatedStreamError } from '../llm/classify.js';
-import { LlmError, isLlmError } from '../llm/llm-error.js';
+import { LlmError } from '../llm/llm-error.js';
 import type { RateLimitInfo } from '../llm/rate-limit-headers.js';
 import { parseRateLimitHeaders } from '../llm/rate-limit-headers.js';
 import type { FinishEvent, StartEvent, StreamEvent } from '../llm/stream-events.js';
@@ -10,6 +10,7 @@ import { joinUrl, malformedError, parseFrame, readJson, send, type HttpCallConte
 import type { ChatProvider, ProviderCall } from './provider.js';
 import { fetchTransport, type ResponseHeaders, type Transport, type TransportResponse } from './transport.js';
 import { SseParser, type SseEnd, type SseEvent } from './sse-parser.js';
+import { providerSecrets, scrubSecrets } from './secret-scrub.js';
 
 /** OpenAI's public endpoint, the default `baseURL`. */
 export const OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -91,6 +92,7 @@ export function openai(options: OpenAiOptions = {}): ChatProvider {
   const maxTokensField =
     options.maxTokensField ?? (azure || baseURL === OPENAI_BASE_URL ? 'max_completion_tokens' : 'max_tokens');
   const headers = buildHeaders(options, apiKey);
+  const secrets = providerSecrets(apiKey, options.headers);
   const chatUrl = (model: string): string =>
     azure
       ? `${joinUrl(baseURL, `deployments/${encodeURIComponent(model)}/chat/completions`)}?api-version=${encodeURIComponent(azure.apiVersion)}`
@@ -124,14 +126,14 @@ export function openai(options: OpenAiOptions = {}): ChatProvider {
         const json = await readJson(ctx, response);
         return parseCompletion(json, ctx, response.headers, now());
       } catch (error) {
-        throw scrub(error, ctx, apiKey);
+        throw scrubSecrets(error, ctx, secrets);
       }
     },
 
     stream(request, call) {
       const ctx = context(request, call);
       const open = () => send(ctx, { url: chatUrl(call.model), headers, body: serialize(request, call.model, true) });
-      return readChunks(ctx, open, includeUsage, now, apiKey);
+      return readChunks(ctx, open, includeUsage, now, secrets);
     },
   };
 }
@@ -171,31 +173,6 @@ function buildHeaders(options: OpenAiOptions, apiKey: string | undefined): Recor
   if (options.project) headers['openai-project'] = options.project;
   for (const [key, value] of Object.entries(options.headers ?? {})) headers[key.toLowerCase()] = value;
   return headers;
-}
-
-/** Makes sure the thrown error is an `LlmError` whose message and cause cannot leak the key. */
-function scrub(error: unknown, ctx: HttpCallContext, apiKey: string | undefined): LlmError {
-  const e = isLlmError(error) ? error : classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
-  if (!apiKey || (!e.message.includes(apiKey) && !mentions(e.cause, apiKey))) return e;
-  return new LlmError({
-    kind: e.kind,
-    message: e.message.split(apiKey).join('***'),
-    status: e.status,
-    provider: e.provider,
-    model: e.model,
-    retryAfterMs: e.retryAfterMs,
-    code: e.code,
-    type: e.type,
-    requestId: e.requestId,
-    rateLimit: e.rateLimit,
-  });
-}
-
-function mentions(cause: unknown, secret: string, depth = 0): boolean {
-  if (depth > 4 || cause === undefined || cause === null) return false;
-  if (typeof cause === 'string') return cause.includes(secret);
-  if (cause instanceof Error) return cause.message.includes(secret) || mentions(cause.cause, secret, depth + 1);
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,7 +427,7 @@ async function* readChunks(
   open: () => Promise<TransportResponse>,
   usageExpected: boolean,
   now: () => number,
-  apiKey: string | undefined,
+  secrets: readonly string[],
 ): AsyncGenerator<StreamEvent, void> {
   // One generator from the request to the last event (no wrapper to delegate through): each event
   // costs one async step.
@@ -592,7 +569,7 @@ async function* readChunks(
     if (rawFinish !== undefined) finish.rawFinishReason = rawFinish;
     yield finish;
   } catch (error) {
-    throw scrub(error, ctx, apiKey);
+    throw scrubSecrets(error, ctx, secrets);
   }
 }
 

@@ -1,0 +1,61 @@
+import { classifyThrown } from '../llm/classify.js';
+import { isLlmError, LlmError } from '../llm/llm-error.js';
+import type { HttpCallContext } from './http.js';
+
+/** Header values shorter than this are not treated as secrets: masking them would mangle messages. */
+const MIN_SECRET = 6;
+
+/**
+ * What an adapter must never let into an error: its API key and the values of its extra headers
+ * (a proxy's auth, an organization id), with the token of a `Bearer` / `Basic` value on its own,
+ * since upstream error bodies sometimes echo what they were sent in shapes `redactSecrets` cannot know.
+ */
+export function providerSecrets(apiKey: string | undefined, headers: Readonly<Record<string, string>> | undefined): string[] {
+  const secrets = new Set<string>();
+  const add = (value: string | undefined) => {
+    const trimmed = value?.trim();
+    if (trimmed && trimmed.length >= MIN_SECRET) secrets.add(trimmed);
+  };
+  add(apiKey);
+  for (const value of Object.values(headers ?? {})) {
+    if (typeof value !== 'string') continue;
+    add(value);
+    add(/^(?:bearer|basic)\s+(.+)$/i.exec(value.trim())?.[1]);
+  }
+  // Longest first, so a token inside a longer secret does not leave the rest of it behind.
+  return [...secrets].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Classifies what an adapter caught into an `LlmError` whose message cannot leak a secret: each
+ * occurrence becomes `***`, and a cause that mentions one is dropped. Errors without any pass as they are.
+ */
+export function scrubSecrets(thrown: unknown, ctx: Pick<HttpCallContext, 'provider' | 'model' | 'signal'>, secrets: readonly string[]): LlmError {
+  const error = isLlmError(thrown) ? thrown : classifyThrown(thrown, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
+  if (secrets.length === 0) return error;
+  const inMessage = secrets.some((s) => error.message.includes(s));
+  const inCause = secrets.some((s) => mentions(error.cause, s));
+  if (!inMessage && !inCause) return error;
+  let message = error.message;
+  for (const secret of secrets) message = message.split(secret).join('***');
+  return new LlmError({
+    kind: error.kind,
+    message,
+    status: error.status,
+    provider: error.provider,
+    model: error.model,
+    retryAfterMs: error.retryAfterMs,
+    code: error.code,
+    type: error.type,
+    requestId: error.requestId,
+    rateLimit: error.rateLimit,
+    ...(inCause ? {} : { cause: error.cause }),
+  });
+}
+
+function mentions(cause: unknown, secret: string, depth = 0): boolean {
+  if (depth > 4 || cause === undefined || cause === null) return false;
+  if (typeof cause === 'string') return cause.includes(secret);
+  if (cause instanceof Error) return cause.message.includes(secret) || mentions(cause.cause, secret, depth + 1);
+  return false;
+}
