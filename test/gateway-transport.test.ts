@@ -2,6 +2,7 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { undiciTransport } from '../src/gateway/undici-transport.js';
+import { classifyThrown } from '../src/llm/classify.js';
 import { startMockServer, type MockReply, type MockServer } from '../src/mock/mock-server.js';
 
 let server: MockServer;
@@ -68,6 +69,31 @@ describe('undiciTransport', () => {
     const response = await send('/echo');
     await response.text();
     await expect(response.text()).rejects.toThrow(/already read/);
+  });
+});
+
+describe('undiciTransport safety-net timers', () => {
+  // Real timers of undici's own, so they are set short here; in use they are minutes long.
+  const quick = undiciTransport({ headersTimeoutMs: 50, bodyTimeoutMs: 50 });
+  afterAll(() => quick.close());
+  const sendQuick = (path: string) =>
+    quick.transport({ url: `${server.url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: new AbortController().signal });
+
+  it('no response headers in time: an attempt timeout, so the router retries or falls back', async () => {
+    const error = await sendQuick('/slow').then(() => undefined, (e: unknown) => e);
+    const classified = classifyThrown(error, { provider: 'p', model: 'm' });
+    expect(classified.kind).toBe('timeout');
+    expect(classified.code).toBe('attempt_timeout');
+  });
+
+  it('a body silent for too long: an idle timeout', async () => {
+    const response = await sendQuick('/stall');
+    const reader = response.body[Symbol.asyncIterator]();
+    await reader.next();
+    const error = await reader.next().then(() => undefined, (e: unknown) => e);
+    const classified = classifyThrown(error, { provider: 'p', model: 'm' });
+    expect(classified.kind).toBe('timeout');
+    expect(classified.code).toBe('idle_timeout');
   });
 });
 

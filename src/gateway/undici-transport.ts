@@ -11,6 +11,13 @@ export interface UndiciTransportOptions {
   keepAliveMs?: number;
   /** How long the unread rest of a body may take to drain before its connection is dropped, ms. Default 1000. */
   drainMs?: number;
+  /**
+   * The safety net under the router's timeouts, for routes that set none: the longest wait for an
+   * upstream's response headers, ms. Default 600 000 (10 minutes, the official SDKs' own default).
+   */
+  headersTimeoutMs?: number;
+  /** The longest silence inside a response body, ms. Default 300 000 (the router's default stream idle timeout). */
+  bodyTimeoutMs?: number;
 }
 
 /** A pooled {@link Transport} and what releases its connections. */
@@ -33,9 +40,10 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
     connections: options.connections ?? 256,
     keepAliveTimeout: keepAliveMs,
     keepAliveMaxTimeout: keepAliveMs,
-    // Upstreams choose their own pace: an LLM's first token can take minutes. Deadlines are the router's.
-    headersTimeout: 0,
-    bodyTimeout: 0,
+    // Upstreams choose their own pace (a first token can take minutes) and deadlines are the
+    // router's; these only make sure that nothing waits for ever on a dead upstream.
+    headersTimeout: options.headersTimeoutMs ?? 600_000,
+    bodyTimeout: options.bodyTimeoutMs ?? 300_000,
   });
 
   const transport: Transport = async (request) => {

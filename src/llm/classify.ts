@@ -437,6 +437,10 @@ function asTimeout(error: unknown, context: LlmErrorContext): LlmError | undefin
       cause: error,
     });
   }
+  // undici's own timers (a pooled transport's safety net): no response headers, or a silent body.
+  const code = isObject(error) ? (error as { code?: unknown }).code : undefined;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return timeoutError('attempt', { ...context, cause: error });
+  if (code === 'UND_ERR_BODY_TIMEOUT') return timeoutError('idle', { ...context, cause: error });
   // AbortSignal.timeout() aborts with a DOMException named TimeoutError.
   if (isObject(error) && (error as { name?: unknown }).name === 'TimeoutError' && !isPolicyError(error)) {
     return timeoutError('attempt', { ...context, cause: error });

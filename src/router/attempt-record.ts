@@ -23,7 +23,7 @@ export interface AttemptRecord {
   /** Secret-free message of the failure, or the skip's explanation. */
   message?: string;
   skipReason?: SkipReason;
-  /** When a skipped target becomes available again (clock time), if known. */
+  /** When the target becomes available again (clock time): set on a skip, and on a failure that put it in a cooldown or opened its breaker. */
   availableAt?: number;
   /** Clock time the attempt started. */
   startedAt: number;

@@ -244,6 +244,7 @@ async function walkLane<T>(
       if (settings.signal.aborted) break;
       const action = decideAction(error, settings.perTarget?.(runtime)?.rules ?? settings.rules);
       applyCooldown(runtime, error, action, settings);
+      markUnavailable(attempts, runtime, clock.now());
       if (action.fallback === 'no') {
         throw new AllTargetsFailedError(attempts, { now: clock.now(), cause: error, kind: error.kind, stoppedEarly: true });
       }
@@ -385,6 +386,21 @@ export function applyCooldown(runtime: TargetRuntime, error: LlmError, action: E
   if (!reason || ms <= 0) return;
   if (runtime.coolDown(now + ms, reason, now)) {
     settings.emit({ type: 'cooldown', callId: settings.callId, at: now, target: runtime.target.id, until: now + ms, reason });
+  }
+}
+
+/**
+ * When the failure just recorded left its target unavailable (a cooldown, an opened breaker), the
+ * record says until when, so the call's error can carry a `retryAfterMs` from its first 429 on.
+ */
+function markUnavailable(attempts: AttemptRecord[], runtime: TargetRuntime, now: number): void {
+  const unavailable = runtime.availability(now);
+  if (!unavailable) return;
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    const record = attempts[i]!;
+    if (record.target !== runtime.target.id) continue;
+    if (record.outcome === 'failure') record.availableAt = unavailable.until;
+    return;
   }
 }
 

@@ -6,7 +6,7 @@ import type { StreamEvent } from '../llm/stream-events.js';
 import { createVirtualClock, type VirtualClock } from '../policy/virtual-clock.js';
 import { simulated, type SimulatedOptions } from '../providers/simulated.js';
 import { isAllTargetsFailedError, type AllTargetsFailedError } from './all-targets-failed.js';
-import { createRouter, type RouterOptions } from './router.js';
+import { createRouter, DEFAULT_STREAM_IDLE_MS, type RouterOptions } from './router.js';
 import type { RouterEvent } from './router-events.js';
 
 const ask: ChatRequest = { messages: [{ role: 'user', content: 'hello' }] };
@@ -178,6 +178,30 @@ describe('router: the fallback walk', () => {
     expect(error.attempts.every((a) => a.skipReason === 'cooldown')).toBe(true);
   });
 
+  it('says when the earliest target returns from the very 429 that started the cooldowns', async () => {
+    const { clock, router } = setup(
+      {
+        a: { faults: [{ kind: 'rate_limit', retryAfter: '40s' }] },
+        b: { faults: [{ kind: 'rate_limit', retryAfter: '30s' }] },
+      },
+      { retry: { maxRetryAfter: '5s' } },
+    );
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.kind).toBe('rate_limit');
+    expect(error.retryAfterMs).toBe(30_000);
+    expect(error.attempts.map((a) => [a.target, a.outcome, a.availableAt])).toEqual([
+      ['a', 'failure', 40_000],
+      ['b', 'failure', 30_000],
+    ]);
+  });
+
+  it('gives no retryAfterMs when a failed target stays available', async () => {
+    const { clock, router } = setup({ a: { faults: [{ kind: 'server' }] } }, { retry: { attempts: 1 }, breaker: false });
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.retryAfterMs).toBeUndefined();
+    expect(error.attempts[0]!.availableAt).toBeUndefined();
+  });
+
   it('opens the breaker after the threshold, skips the target, and half-opens later', async () => {
     const { clock, router, providers, events } = setup(
       { a: { faults: [{ kind: 'server', between: ['0s', '20s'] }] }, b: {} },
@@ -299,13 +323,27 @@ describe('router: streaming and the commit point', () => {
       { timeouts: { idle: '5s' } },
     );
     const request: ChatRequest = { messages: [{ role: 'user', content: 'alpha beta gamma delta' }] };
-    const { events, error } = await clock.run(collectEvents(router.stream(request)));
+    const stream = router.stream(request);
+    const { events, error } = await clock.run(collectEvents(stream));
     expect(error?.kind).toBe('timeout');
     expect(error?.code).toBe('idle_timeout');
+    // One attempt, recorded once: the success at the commit point became the failure.
+    expect(stream.attempts.map((a) => [a.target, a.attempt, a.outcome, a.kind])).toEqual([['a', 1, 'failure', 'timeout']]);
+    expect(stream.attempts[0]!.durationMs).toBeGreaterThanOrEqual(5000);
     const written = text(events);
     expect(written.length).toBeGreaterThan(0);
     expect('[a/m] alpha beta gamma delta'.startsWith(written)).toBe(true);
     expect(providers.b!.control.calls).toBe(0);
+    expect(providers.a!.control.aborted).toBe(1);
+  });
+
+  it('without any timeouts set, a stall before the first token still ends after 5 minutes and falls back', async () => {
+    const { clock, router, providers } = setup({ a: { faults: [{ kind: 'stall' }] }, b: {} }, { retry: { attempts: 1 } });
+    const started = clock.now();
+    const { events, error } = await clock.run(collectEvents(router.stream(ask)));
+    expect(error).toBeUndefined();
+    expect(text(events)).toContain('[b/m]');
+    expect(clock.now() - started).toBe(DEFAULT_STREAM_IDLE_MS);
     expect(providers.a!.control.aborted).toBe(1);
   });
 

@@ -36,9 +36,15 @@ export interface RouterTimeouts {
   attempt?: Duration;
   /** Streams: from the request to the first content event. */
   firstToken?: Duration;
-  /** Streams: the longest silence between two events. */
+  /**
+   * Streams: the longest silence between two events, the wait for the first one included. Default
+   * 5 minutes, so no stream can hang for ever (long enough for a reasoning model's silent thinking).
+   */
   idle?: Duration;
 }
+
+/** The stream idle timeout when a router sets none. */
+export const DEFAULT_STREAM_IDLE_MS = 5 * 60_000;
 
 /** Options of {@link createRouter}. Plain data plus providers. */
 export interface RouterOptions {
@@ -142,7 +148,7 @@ export function createRouter(options: RouterOptions): Router {
   const t = options.timeouts ?? {};
   const streamTimeouts = {
     firstTokenMs: t.firstToken === undefined ? undefined : toMs(t.firstToken),
-    idleMs: t.idle === undefined ? undefined : toMs(t.idle),
+    idleMs: t.idle === undefined ? DEFAULT_STREAM_IDLE_MS : toMs(t.idle),
   };
   const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
   const retryOptions = options.retry ?? {};
@@ -346,17 +352,7 @@ export function createRouter(options: RouterOptions): Router {
               // unless the route resumes on another target with the partial answer as context.
               const failedTarget = current.runtime.target;
               const error = streamError(thrown, failedTarget, scope);
-              attempts.push({
-                target: failedTarget.id,
-                attempt: attempts.filter((a) => a.target === failedTarget.id && a.outcome !== 'skipped').length,
-                outcome: 'failure',
-                kind: error.kind,
-                status: error.status,
-                message: `after the first token: ${error.message}`,
-                startedAt: clock.now(),
-                durationMs: 0,
-                delayBeforeMs: 0,
-              });
+              recordMidStreamFailure(attempts, failedTarget.id, error, clock.now());
               if (resumesLeft <= 0 || scope.signal.aborted || openToolCalls > 0 || written === '' || !isResumable(error)) throw error;
               resumesLeft--;
               failed.add(failedTarget.id);
@@ -471,6 +467,21 @@ function streamError(thrown: unknown, target: Target, scope: CallScope): LlmErro
  * The request as providers get it. Its signal is already linked into every attempt's signal (the
  * call scope), so it is left out: adapters would otherwise combine the two on every attempt.
  */
+/**
+ * A committed attempt that fails mid-stream was recorded as a success at its commit point: that
+ * record becomes the failure (one attempt, one record), its duration running to the failure.
+ */
+function recordMidStreamFailure(attempts: AttemptRecord[], target: string, error: LlmError, now: number): void {
+  const message = `after the first token: ${error.message}`;
+  for (let i = attempts.length - 1; i >= 0; i--) {
+    const record = attempts[i]!;
+    if (record.target !== target || record.outcome !== 'success') continue;
+    attempts[i] = { ...record, outcome: 'failure', kind: error.kind, status: error.status, message, durationMs: now - record.startedAt };
+    return;
+  }
+  attempts.push({ target, attempt: 1, outcome: 'failure', kind: error.kind, status: error.status, message, startedAt: now, durationMs: 0, delayBeforeMs: 0 });
+}
+
 function withoutSignal(request: ChatRequest): ChatRequest {
   if (request.signal === undefined) return request;
   const { signal: _signal, ...rest } = request;
