@@ -168,6 +168,19 @@ describe('client input', () => {
     expect(outcome).not.toBe('timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(received).toMatch(/^HTTP\/1\.1 408/);
+    expect(JSON.parse(received.split('\r\n\r\n')[1]!)).toMatchObject({ error: { type: 'invalid_request_error', code: 'request_timeout' } });
+  });
+
+  it('malformed HTTP gets a 400 with an OpenAI-shaped body, then the connection closes', async () => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString()));
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('NOT HTTP AT ALL\r\n\r\n');
+    expect(await within(closed, 4000)).not.toBe('timeout');
+    expect(received).toMatch(/^HTTP\/1\.1 400 Bad Request/);
+    expect(JSON.parse(received.split('\r\n\r\n')[1]!)).toMatchObject({ error: { code: 'malformed_http' } });
   });
 });
 

@@ -4,6 +4,7 @@ import { parseChatCompletionBody, RequestFieldError } from '../src/gateway/opena
 import { completionJson, createChunkEncoder } from '../src/gateway/openai-response.js';
 
 const user = { role: 'user', content: 'hi' };
+const base = { model: 'm', messages: [user] };
 
 function fieldError(body: unknown): RequestFieldError {
   try {
@@ -125,5 +126,67 @@ describe('OpenAI answers', () => {
     expect(parsed.slice(0, 5).every((p) => p.usage === null)).toBe(true);
     expect(parsed[5]!.choices).toEqual([]);
     expect(encoder.done()).toBe('data: [DONE]\n\n');
+  });
+});
+
+describe('parseChatCompletionBody validation', () => {
+  it('type-checks max_tokens even when max_completion_tokens wins', () => {
+    expect(fieldError({ ...base, max_completion_tokens: 10, max_tokens: 'x' })).toMatchObject({ param: 'max_tokens', code: 'invalid_type' });
+    expect(fieldError({ ...base, max_completion_tokens: 10, max_tokens: 0 })).toMatchObject({ param: 'max_tokens', code: 'invalid_value' });
+    expect(parseChatCompletionBody({ ...base, max_completion_tokens: 10, max_tokens: 20 }).request.maxTokens).toBe(10);
+  });
+
+  it.each([
+    ['messages[0].content[0].image_url.url', { ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] }],
+    ['messages[0].content[0].image_url', { ...base, messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }],
+    ['messages[0].content[0].text', { ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] }],
+    ['messages[0].content[0].type', { ...base, messages: [{ role: 'user', content: [{ text: 'hi' }] }] }],
+    ['messages[0].content[0].text', { ...base, messages: [{ role: 'system', content: [{ type: 'text' }] }] }],
+    ['messages[0].content[0].type', { ...base, messages: [{ role: 'system', content: [{ text: 'hi' }] }] }],
+    ['messages[0].content[0].refusal', { ...base, messages: [{ role: 'assistant', content: [{ type: 'refusal' }] }] }],
+    ['messages[0].tool_calls[0].id', { ...base, messages: [{ role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }] }],
+    ['messages[0].tool_calls[0].function', { ...base, messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function' }] }] }],
+    ['messages[0].tool_calls[0].function.name', { ...base, messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { arguments: '{}' } }] }] }],
+    ['tools[0].function', { ...base, tools: [{ type: 'function' }] }],
+    ['tools[0].type', { ...base, tools: [{ function: { name: 'f' } }] }],
+    ['tools[0].function.name', { ...base, tools: [{ type: 'function', function: {} }] }],
+    ['tool_choice.type', { ...base, tool_choice: { function: { name: 'f' } } }],
+    ['tool_choice.function', { ...base, tool_choice: { type: 'function' } }],
+    ['tool_choice.function.name', { ...base, tool_choice: { type: 'function', function: {} } }],
+    ['response_format.type', { ...base, response_format: {} }],
+    ['response_format.json_schema', { ...base, response_format: { type: 'json_schema' } }],
+    ['response_format.json_schema.name', { ...base, response_format: { type: 'json_schema', json_schema: { schema: {} } } }],
+  ])('a missing %s is missing_required_parameter', (param, body) => {
+    const error = fieldError(body);
+    expect(error).toMatchObject({ param, code: 'missing_required_parameter', message: `Missing required parameter: '${param}'.` });
+  });
+
+  it('a present nested field of the wrong type is still invalid_type, with correct grammar', () => {
+    const error = fieldError({ ...base, tools: [{ type: 'function', function: null }] });
+    expect(error).toMatchObject({ param: 'tools[0].function', code: 'invalid_type' });
+    expect(error.message).toBe("Invalid type for 'tools[0].function': expected an object, but got null instead.");
+    const url = fieldError({ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 3 } }] }] });
+    expect(url.message).toBe("Invalid type for 'messages[0].content[0].image_url.url': expected a string, but got an integer instead.");
+    expect(fieldError({ ...base, tool_choice: { type: 'function', function: [] } }).message).toContain('but got an array instead');
+  });
+
+  it('names the metadata key whose value is not a string, and its type', () => {
+    const error = fieldError({ ...base, metadata: { ok: 'yes', a: 1 } });
+    expect(error).toMatchObject({ param: 'metadata.a', code: 'invalid_type' });
+    expect(error.message).toBe("Invalid type for 'metadata.a': expected a string, but got an integer instead.");
+    expect(fieldError({ ...base, metadata: { b: { c: 'd' } } }).message).toContain("'metadata.b': expected a string, but got an object instead");
+    expect(fieldError({ ...base, metadata: ['x'] }).message).toBe("Invalid type for 'metadata': expected an object of string values, but got an array instead.");
+  });
+
+  it('never says "a undefined" or "a object"', () => {
+    const bodies: unknown[] = [
+      { ...base, tools: [{ type: 'function' }] },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'image_url' }] }] },
+      { ...base, response_format: { type: 'json_schema' } },
+      { ...base, metadata: { a: {} } },
+      { ...base, stream_options: { include_usage: null } },
+      null,
+    ];
+    for (const body of bodies) expect(fieldError(body).message).not.toMatch(/\ba (undefined|object|array|null)\b|got undefined/);
   });
 });

@@ -83,6 +83,24 @@ describe('endpoints', () => {
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('read-only endpoints take GET and HEAD only; the in-flight count is chat completions only', async () => {
+    const url = await start([{ type: 'text', text: 'ok' }]);
+    for (const path of ['/healthz', '/status', '/v1/models']) {
+      const head = await fetch(`${url}${path}`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
+      const post = await fetch(`${url}${path}`, { method: 'POST' });
+      expect(post.status).toBe(405);
+      expect(post.headers.get('allow')).toBe('GET, HEAD');
+      expect(((await post.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+    }
+    expect((await fetch(`${url}/status`, { method: 'DELETE' })).status).toBe(405);
+    expect((await fetch(`${url}/metrics`, { method: 'HEAD' })).status).toBe(200);
+    // The scrape itself is not a request in flight, nor is /status.
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^ballast_gateway_in_flight_requests 0$/m);
+    expect(((await (await fetch(`${url}/status`)).json()) as { inFlight: number }).inFlight).toBe(0);
+  });
+
   it('a bare model name served by exactly one provider reaches its target', async () => {
     const url = await start([{ type: 'text', text: 'from openai' }]);
     const answer = await chat(url, { model: 'backup' });

@@ -104,6 +104,9 @@ export async function startServe(args: string[], io: CliIo): Promise<Serving | u
       return false;
     }
     const next = await loadConfigFile(path, { env: io.env });
+    // A file that does not even load (YAML syntax, an unset variable, gone) never reaches the
+    // gateway's own reload, which logs the rest: said in the JSON log too, for log-based alerts.
+    if (!next.ok) logger.warn('reload rejected: the config file does not load, the old config stays', { file, problems: next.problems.length });
     const outcome = next.ok ? gateway.reload(overrides(next.config)) : next;
     if (!outcome.ok) {
       io.err(`config reload rejected, the old config stays in force:\n${outcome.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}\n`);
@@ -176,7 +179,7 @@ function banner(gateway: Gateway, address: ListenAddress, info: { demo: boolean;
   lines.push(
     'try:',
     `  curl -s ${address.url}/v1/chat/completions -H 'content-type: application/json'${token} -d '{"model":${JSON.stringify(first)},"messages":[{"role":"user","content":"hi"}]}'`,
-    `  status: ${address.url}/status`,
+    `  dashboard: ${address.url}/   status: ${address.url}/status   metrics: ${address.url}/metrics`,
     '',
   );
   return lines.join('\n');

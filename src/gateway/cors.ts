@@ -8,8 +8,44 @@ export interface CorsPolicy {
   apply(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-const ALLOW_HEADERS = 'authorization, content-type, x-request-id, openai-organization, openai-project, x-stainless-arch, x-stainless-lang, x-stainless-os, x-stainless-package-version, x-stainless-retry-count, x-stainless-runtime, x-stainless-runtime-version, x-stainless-timeout';
+/** Allowed when a preflight's own list is absent or unusable: what the openai SDK sends from browsers. */
+const ALLOW_HEADERS = [
+  'authorization',
+  'content-type',
+  'x-request-id',
+  'openai-beta',
+  'openai-organization',
+  'openai-project',
+  'x-stainless-arch',
+  'x-stainless-custom-poll-interval',
+  'x-stainless-helper-method',
+  'x-stainless-lang',
+  'x-stainless-os',
+  'x-stainless-package-version',
+  'x-stainless-poll-helper',
+  'x-stainless-retry-count',
+  'x-stainless-runtime',
+  'x-stainless-runtime-version',
+  'x-stainless-timeout',
+].join(', ');
 const EXPOSE_HEADERS = 'x-request-id, x-ballast-target, x-ballast-attempts, x-ballast-fallbacks, x-ballast-demo, retry-after, retry-after-ms';
+/** The longest `access-control-request-headers` answered back. */
+const MAX_REQUEST_HEADERS = 2048;
+/** An HTTP header name (an RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/**
+ * The headers a preflight asked for (`access-control-request-headers`), lower-cased, when it is a
+ * short comma-separated list of header names; otherwise `undefined`.
+ */
+function requestedHeaders(value: string | undefined): string | undefined {
+  if (value === undefined || value.length > MAX_REQUEST_HEADERS) return undefined;
+  const names = value
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
+  return names.length > 0 && names.every((name) => TOKEN.test(name)) ? names.join(', ') : undefined;
+}
 
 /** Builds the CORS policy of `server.cors` (`undefined` when CORS is off). */
 export function corsPolicy(config: ServerConfig['cors']): CorsPolicy | undefined {
@@ -27,9 +63,12 @@ export function corsPolicy(config: ServerConfig['cors']): CorsPolicy | undefined
       } else return false;
       res.setHeader('access-control-expose-headers', EXPOSE_HEADERS);
       if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+      // Browsers' SDKs add headers no fixed list keeps up with (`x-stainless-*`): an allowed origin gets its own list back.
+      const vary = origins === '*' ? 'access-control-request-headers' : 'origin, access-control-request-headers';
       res.writeHead(204, {
         'access-control-allow-methods': 'GET, POST, OPTIONS',
-        'access-control-allow-headers': ALLOW_HEADERS,
+        'access-control-allow-headers': requestedHeaders(req.headers['access-control-request-headers']) ?? ALLOW_HEADERS,
+        vary,
         'access-control-max-age': String(maxAge),
         'content-length': '0',
       });

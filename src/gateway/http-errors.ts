@@ -67,18 +67,47 @@ const TYPE: Record<ErrorKind, string> = {
   aborted: 'client_closed_request',
 };
 
-const CODE: Partial<Record<ErrorKind, string>> = {
+/** The `code` of each kind: OpenAI's own where it has one, else a stable Ballast code. */
+const CODE: Record<ErrorKind, string> = {
   rate_limit: 'rate_limit_exceeded',
   quota: 'insufficient_quota',
+  overloaded: 'server_is_overloaded',
+  server: 'server_error',
+  connection: 'upstream_connection_error',
+  timeout: 'timeout',
+  // The gateway's upstream key or model is wrong, not the client's (`invalid_api_key` would say so).
+  auth: 'upstream_auth_error',
+  not_found: 'upstream_model_not_found',
   context_length: 'context_length_exceeded',
   content_filter: 'content_filter',
+  invalid_request: 'invalid_request',
+  aborted: 'client_closed_request',
 };
+
+/**
+ * Kinds whose error is a provider's answer, so its own code says more than the kind's. Not the kinds
+ * with a fixed OpenAI code, nor transport and timer kinds, whose `code` is an errno or undici code
+ * (`ECONNRESET`, `UND_ERR_SOCKET`) or a detail the message already gives.
+ */
+const PROVIDER_CODE_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['overloaded', 'server', 'invalid_request']);
+/** An OpenAI-style code: `server_is_overloaded`, `unsupported_parameter` (errno and Gemini codes are upper case). */
+const OPENAI_STYLE_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+/** Codes the router sets for itself, not about the failure (the body's `attempts` tell it). */
+const ROUTER_CODES: ReadonlySet<string> = new Set(['all_targets_failed']);
+
+/** The error's `code`: the provider's own when it is OpenAI-style and its kind allows, else the kind's. */
+function errorCode(error: LlmError): string {
+  const own = error.code;
+  if (own !== undefined && PROVIDER_CODE_KINDS.has(error.kind) && OPENAI_STYLE_CODE.test(own) && !ROUTER_CODES.has(own)) return own;
+  return CODE[error.kind] ?? 'server_error';
+}
 
 /**
  * The answer for a failed routed call: the status from the error's kind (429 rate limits and
  * quotas, 503 overloaded or every breaker open, 502 upstream failures, 504 timeouts, 400 for
  * requests that fail everywhere), `retry-after` when the router knows when a target frees up,
- * and the (already redacted) message that lists every attempt.
+ * the (already redacted) message that lists every attempt, and a stable `code` ({@link errorCode}).
+ * Also the body of a mid-stream error frame.
  */
 export function fromLlmError(error: LlmError): ApiError {
   const status = STATUS[error.kind] ?? 502;
@@ -92,7 +121,7 @@ export function fromLlmError(error: LlmError): ApiError {
     status,
     message: error.message,
     type: TYPE[error.kind] ?? 'upstream_error',
-    code: CODE[error.kind] ?? error.code ?? error.kind,
+    code: errorCode(error),
     param: null,
     headers,
     attempts,

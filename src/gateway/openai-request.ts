@@ -58,8 +58,10 @@ const OPENAI_PASSTHROUGH = [
   'prompt_cache_key',
 ] as const;
 
+/** The type of a JSON value with its article: `an object`, `a string`, `null`. */
 function typeName(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
   if (typeof value === 'object') return 'an object';
@@ -71,6 +73,23 @@ const invalidType = (param: string, expected: string, value: unknown) =>
 const invalidValue = (param: string, expected: string, value: unknown) =>
   new RequestFieldError(param, `Invalid value for '${param}': expected ${expected}, but got ${JSON.stringify(value)?.slice(0, 80)} instead.`, 'invalid_value');
 const missing = (param: string) => new RequestFieldError(param, `Missing required parameter: '${param}'.`, 'missing_required_parameter');
+
+/** `value[key]`, named `param`; absent is `missing_required_parameter`. */
+function required(value: Json, key: string, param: string): unknown {
+  const field = value[key];
+  if (field === undefined) throw missing(param);
+  return field;
+}
+
+/** A required string field. */
+const requiredText = (value: Json, key: string, param: string): string => text(required(value, key, param), param);
+
+/** A required object field; `expected` describes it in the invalid-type message. */
+function requiredObject(value: Json, key: string, param: string, expected = 'an object'): Json {
+  const field = required(value, key, param);
+  if (!isObject(field)) throw invalidType(param, expected, field);
+  return field;
+}
 
 function optionalNumber(body: Json, key: string, min: number, max: number): number | undefined {
   const value = body[key];
@@ -124,7 +143,10 @@ export function parseChatCompletionBody(body: unknown): ParsedChatRequest {
   if (temperature !== undefined) request.temperature = temperature;
   const topP = optionalNumber(body, 'top_p', 0, 1);
   if (topP !== undefined) request.topP = topP;
-  const maxTokens = optionalCount(body, 'max_completion_tokens') ?? optionalCount(body, 'max_tokens');
+  // Both are checked; the newer name wins when both are sent.
+  const maxCompletionTokens = optionalCount(body, 'max_completion_tokens');
+  const legacyMaxTokens = optionalCount(body, 'max_tokens');
+  const maxTokens = maxCompletionTokens ?? legacyMaxTokens;
   if (maxTokens !== undefined) request.maxTokens = maxTokens;
   const stop = parseStop(body.stop);
   if (stop) request.stop = stop;
@@ -134,18 +156,22 @@ export function parseChatCompletionBody(body: unknown): ParsedChatRequest {
   }
   if (body.tool_choice !== undefined && body.tool_choice !== null) request.toolChoice = parseToolChoice(body.tool_choice);
   if (body.response_format !== undefined && body.response_format !== null) request.responseFormat = parseResponseFormat(body.response_format);
-  if (body.metadata !== undefined && body.metadata !== null) {
-    if (!isObject(body.metadata) || Object.values(body.metadata).some((v) => typeof v !== 'string')) {
-      throw invalidType('metadata', 'an object of string values', body.metadata);
-    }
-    request.metadata = body.metadata as Record<string, string>;
-  }
+  if (body.metadata !== undefined && body.metadata !== null) request.metadata = parseMetadata(body.metadata);
   let extra: Json | undefined;
   for (const key of OPENAI_PASSTHROUGH) {
     if (body[key] !== undefined) (extra ??= {})[key] = body[key];
   }
   if (extra) request.providerOptions = { openai: extra };
   return { model, stream: stream === true, includeUsage, request };
+}
+
+/** `metadata`: string values only; a wrong value is named by its key. */
+function parseMetadata(value: unknown): Record<string, string> {
+  if (!isObject(value)) throw invalidType('metadata', 'an object of string values', value);
+  for (const [key, field] of Object.entries(value)) {
+    if (typeof field !== 'string') throw invalidType(`metadata.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, 'a string', field);
+  }
+  return value as Record<string, string>;
 }
 
 function parseStop(value: unknown): string[] | undefined {
@@ -200,8 +226,8 @@ function textContent(content: unknown, at: string): string {
 
 function textPart(part: unknown, at: string): TextPart {
   if (!isObject(part)) throw invalidType(at, 'an object', part);
-  if (part.type !== 'text') throw invalidValue(`${at}.type`, "'text'", part.type);
-  return { type: 'text', text: text(part.text, `${at}.text`) };
+  if (required(part, 'type', `${at}.type`) !== 'text') throw invalidValue(`${at}.type`, "'text'", part.type);
+  return { type: 'text', text: requiredText(part, 'text', `${at}.text`) };
 }
 
 function toolContent(content: unknown, at: string): string | ContentPart[] {
@@ -215,13 +241,12 @@ const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 function parsePart(part: unknown, at: string): ContentPart {
   if (!isObject(part)) throw invalidType(at, 'an object', part);
-  switch (part.type) {
+  switch (required(part, 'type', `${at}.type`)) {
     case 'text':
-      return { type: 'text', text: text(part.text, `${at}.text`) };
+      return { type: 'text', text: requiredText(part, 'text', `${at}.text`) };
     case 'image_url': {
-      const image = part.image_url;
-      if (!isObject(image)) throw invalidType(`${at}.image_url`, 'an object with a url', image);
-      const url = text(image.url, `${at}.image_url.url`);
+      const image = requiredObject(part, 'image_url', `${at}.image_url`, 'an object with a url');
+      const url = requiredText(image, 'url', `${at}.image_url.url`);
       const detail = image.detail;
       if (detail !== undefined && detail !== 'auto' && detail !== 'low' && detail !== 'high') {
         throw invalidValue(`${at}.image_url.detail`, "one of 'auto', 'low', 'high'", detail);
@@ -244,7 +269,7 @@ function parseAssistant(value: Json, at: string): AssistantMessage {
     message.content = content
       .map((p, i) => {
         // Earlier refusals come back as `refusal` parts: keep their text.
-        if (isObject(p) && p.type === 'refusal') return { type: 'text' as const, text: text(p.refusal, `${at}.content[${i}].refusal`) };
+        if (isObject(p) && p.type === 'refusal') return { type: 'text' as const, text: requiredText(p, 'refusal', `${at}.content[${i}].refusal`) };
         return textPart(p, `${at}.content[${i}]`);
       })
       .filter((p) => p.text !== '');
@@ -262,12 +287,13 @@ function parseAssistant(value: Json, at: string): AssistantMessage {
 
 function parseToolCall(value: unknown, at: string): AssistantToolCall {
   if (!isObject(value)) throw invalidType(at, 'an object', value);
-  const fn = value.function;
-  if (!isObject(fn)) throw invalidType(`${at}.function`, 'an object', fn);
+  const id = requiredText(value, 'id', `${at}.id`);
+  const fn = requiredObject(value, 'function', `${at}.function`);
+  const name = requiredText(fn, 'name', `${at}.function.name`);
   const raw = fn.arguments === undefined ? '' : text(fn.arguments, `${at}.function.arguments`);
   return {
-    id: text(value.id, `${at}.id`),
-    name: text(fn.name, `${at}.function.name`),
+    id,
+    name,
     arguments: parseToolArguments(raw) ?? raw,
     rawArguments: raw,
   };
@@ -275,10 +301,9 @@ function parseToolCall(value: unknown, at: string): AssistantToolCall {
 
 function parseTool(value: unknown, at: string): ToolDefinition {
   if (!isObject(value)) throw invalidType(at, 'an object', value);
-  if (value.type !== 'function') throw invalidValue(`${at}.type`, "'function'", value.type);
-  const fn = value.function;
-  if (!isObject(fn)) throw invalidType(`${at}.function`, 'an object', fn);
-  const name = text(fn.name, `${at}.function.name`);
+  if (required(value, 'type', `${at}.type`) !== 'function') throw invalidValue(`${at}.type`, "'function'", value.type);
+  const fn = requiredObject(value, 'function', `${at}.function`);
+  const name = requiredText(fn, 'name', `${at}.function.name`);
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw invalidValue(`${at}.function.name`, 'a name of letters, digits, _ and - (at most 64)', name);
   const tool: ToolDefinition = { name, parameters: { type: 'object', properties: {} } };
   if (fn.description !== undefined) tool.description = text(fn.description, `${at}.function.description`);
@@ -297,23 +322,21 @@ function parseToolChoice(value: unknown): ToolChoice {
   if (value === 'auto' || value === 'none' || value === 'required') return value;
   if (typeof value === 'string') throw invalidValue('tool_choice', "'auto', 'none', 'required' or a named function", value);
   if (!isObject(value)) throw invalidType('tool_choice', 'a string or an object', value);
-  if (value.type !== 'function') throw invalidValue('tool_choice.type', "'function'", value.type);
-  const fn = value.function;
-  if (!isObject(fn)) throw invalidType('tool_choice.function', 'an object', fn);
-  return { name: text(fn.name, 'tool_choice.function.name') };
+  if (required(value, 'type', 'tool_choice.type') !== 'function') throw invalidValue('tool_choice.type', "'function'", value.type);
+  const fn = requiredObject(value, 'function', 'tool_choice.function');
+  return { name: requiredText(fn, 'name', 'tool_choice.function.name') };
 }
 
 function parseResponseFormat(value: unknown): ResponseFormat {
   if (!isObject(value)) throw invalidType('response_format', 'an object', value);
-  switch (value.type) {
+  switch (required(value, 'type', 'response_format.type')) {
     case 'text':
       return { type: 'text' };
     case 'json_object':
       return { type: 'json' };
     case 'json_schema': {
-      const spec = value.json_schema;
-      if (!isObject(spec)) throw invalidType('response_format.json_schema', 'an object', spec);
-      const name = text(spec.name, 'response_format.json_schema.name');
+      const spec = requiredObject(value, 'json_schema', 'response_format.json_schema');
+      const name = requiredText(spec, 'name', 'response_format.json_schema.name');
       const schema = spec.schema ?? { type: 'object' };
       if (!isObject(schema)) throw invalidType('response_format.json_schema.schema', 'an object', schema);
       const format: ResponseFormat = { type: 'json_schema', name, schema };

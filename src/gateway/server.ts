@@ -22,6 +22,7 @@ import { modelList, modelObject } from './models.js';
 import { undiciTransport } from './undici-transport.js';
 import { readBody } from './read-body.js';
 import { sendError, sendJson } from './respond.js';
+import { errorBody } from './http-errors.js';
 import { buildRouteTable, RouteTableError, type GatewayRoute, type RouteTable } from './route-table.js';
 import { logRouterEvent } from './router-log.js';
 import { statusReport } from './status.js';
@@ -102,7 +103,7 @@ export interface Gateway {
   readonly config: GatewayConfig;
   /** Where breaker states and cooldowns live (the same store for the gateway's whole life). */
   readonly store: StateStore;
-  /** Requests being answered now. */
+  /** Chat completions being answered now (not the dashboard, metrics or status requests). */
   readonly inFlight: number;
   /** The routes in force (their routers change on reload: listen to `reload` events). */
   routes(): readonly GatewayRoute[];
@@ -234,10 +235,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2))),
   });
 
+  // Every request is tracked (shutdown waits for them all); `chats` counts the chat completions.
+  let chats = 0;
   const track = (res: ServerResponse, controller: AbortController | undefined) => {
     inflight.set(res, controller);
+    if (controller) chats++;
     res.once('close', () => {
       if (controller && !res.writableFinished) controller.abort(new Error('the client closed the connection'));
+      if (controller) chats--;
       inflight.delete(res);
       if (inflight.size === 0 && idleWaiters.length) {
         const waiters = idleWaiters;
@@ -305,7 +310,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse, requestId: string, path: string, query: string): Promise<Outcome> => {
     const method = req.method ?? 'GET';
-    const extra = extras.get(`${method} ${path}`);
+    // HEAD is GET without a body (Node leaves it out): a GET-only endpoint answers it too.
+    const extra = extras.get(`${method} ${path}`) ?? (method === 'HEAD' ? extras.get(`GET ${path}`) : undefined);
     if (extra) {
       if (extra.auth && !auth.allows(req.headers.authorization)) return unauthorized(res);
       track(res, undefined);
@@ -319,22 +325,24 @@ export function createGateway(options: GatewayOptions): Gateway {
         if (!auth.allows(req.headers.authorization)) return unauthorized(res);
         return chat(req, res, requestId);
       case '/healthz':
+        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD', method, path);
         if (draining) sendJson(res, 503, '{"status":"draining"}');
         else sendJson(res, 200, '{"status":"ok"}');
         return { status: res.statusCode };
       case '/v1/models':
       case '/models':
-        if (method !== 'GET') return methodNotAllowed(res, 'GET', method, path);
+        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD', method, path);
         if (!auth.allows(req.headers.authorization)) return unauthorized(res);
         sendJson(res, 200, modelList(live.table, createdSeconds));
         return { status: 200 };
       case '/status':
+        if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET, HEAD', method, path);
         if (!auth.allows(req.headers.authorization)) return unauthorized(res);
         sendJson(res, 200, JSON.stringify(gateway.status()));
         return { status: 200 };
       default: {
         const model = /^\/(?:v1\/)?models\/(.+)$/.exec(path);
-        if (model && method === 'GET') {
+        if (model && (method === 'GET' || method === 'HEAD')) {
           if (!auth.allows(req.headers.authorization)) return unauthorized(res);
           const id = safeDecode(model[1]!);
           if (live.table.resolve(id)) sendJson(res, 200, JSON.stringify(modelObject(id, createdSeconds)));
@@ -389,7 +397,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Malformed requests and header timeouts: answer when the socket still takes it, never crash.
     if (socket.writable && !socket.destroyed) {
       const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      socket.end(`HTTP/1.1 ${status} ${status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      const [reason, message, code] =
+        status === 408
+          ? ['Request Timeout', 'The request did not arrive in time (server.timeouts).', 'request_timeout']
+          : status === 431
+            ? ['Request Header Fields Too Large', 'The request headers are too large.', 'headers_too_large']
+            : ['Bad Request', 'The request is not valid HTTP/1.1.', 'malformed_http'];
+      const body = errorBody({ status, message, type: 'invalid_request_error', param: null, code });
+      socket.end(
+        `HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     }
     socket.destroy();
     logger.debug('client error', { code: error.code });
@@ -402,7 +419,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return config;
     },
     get inFlight() {
-      return inflight.size;
+      return chats;
     },
     routes: () => [...live.table.routes.values()],
     route: (name: string) => live.table.routes.get(name),
@@ -410,7 +427,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     get store() {
       return store;
     },
-    status: () => statusReport({ table: live.table, demo, startedAt, inFlight: inflight.size, now: clock.now(), store: storeStatus(store) }),
+    status: () => statusReport({ table: live.table, demo, startedAt, inFlight: chats, now: clock.now(), store: storeStatus(store) }),
     handle(method: string, path: string, handler: RequestHandler, handleOptions: HandleOptions = {}) {
       const key = `${method.toUpperCase()} ${path}`;
       const entry: Extra = { handler, auth: handleOptions.auth ?? true };
