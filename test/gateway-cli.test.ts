@@ -71,7 +71,7 @@ describe('ballast check', () => {
     const bad = captured({ REDIS_URL: 'tcp://:s3cret-pass@cache.internal:6380' });
     expect(await main(['check', 'bad-redis.yaml'], bad)).toBe(1);
     expect(bad.stdout().trim().split('\n')).toEqual([
-      'store.url: expected a Redis URL such as redis://127.0.0.1:6379 or "${REDIS_URL}", got "tcp://***@cache.internal:6380"',
+      'store.url: expected a Redis URL such as redis://127.0.0.1:6379 or "${REDIS_URL}", got the value of ${REDIS_URL} (hidden)',
       'store.prefix: expected a non-empty string, got ""',
       'store.channel: expected one of the keys type, url, prefix, got an unknown key',
     ]);

@@ -490,13 +490,13 @@ const ANTHROPIC_REPLIES: Readonly<Record<string, Readonly<Record<string, Check>>
   },
   'stream-error-after': {
     ...ANTHROPIC_TIMING,
-    text: required(string, 'a string'),
-    error: required(oneOf(ANTHROPIC_ERROR_TYPES), `one of ${ANTHROPIC_ERROR_TYPES.join(', ')}`),
+    text: optional(string),
+    error: optional(oneOf(ANTHROPIC_ERROR_TYPES)), // default overloaded_error
     message: optional(string),
   },
-  'stall-after': { ...ANTHROPIC_TIMING, text: required(string, 'a string') },
-  'cut-after': { ...ANTHROPIC_TIMING, text: required(string, 'a string') },
-  'truncate-after': { ...ANTHROPIC_TIMING, text: required(string, 'a string') },
+  'stall-after': { ...ANTHROPIC_TIMING, text: optional(string) },
+  'cut-after': { ...ANTHROPIC_TIMING, text: optional(string) },
+  'truncate-after': { ...ANTHROPIC_TIMING, text: optional(string) },
   'malformed-frame': { ...ANTHROPIC_TIMING, text: optional(string) },
   refusal: { ...ANTHROPIC_TIMING, text: optional(string), category: optional(orNull(oneOf(ANTHROPIC_REFUSAL_CATEGORIES))), explanation: optional(orNull(string)) },
 };
@@ -521,14 +521,14 @@ const GEMINI_REPLIES: Readonly<Record<string, Readonly<Record<string, Check>>>> 
   safety: { ...GEMINI_TIMING, text: optional(string) },
   'stream-error-after': {
     ...GEMINI_TIMING,
-    text: required(string, 'a string'),
-    error: required(oneOf(GEMINI_ERROR_KINDS), `one of ${GEMINI_ERROR_KINDS.join(', ')}`),
+    text: optional(string),
+    error: optional(oneOf(GEMINI_ERROR_KINDS)), // default overloaded
     message: optional(string),
   },
-  'stall-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
-  'cut-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
-  'truncate-after': { ...GEMINI_TIMING, text: required(string, 'a string') },
-  'eof-after': { ...GEMINI_TIMING, text: required(string, 'a string') }, // the older name of truncate-after
+  'stall-after': { ...GEMINI_TIMING, text: optional(string) },
+  'cut-after': { ...GEMINI_TIMING, text: optional(string) },
+  'truncate-after': { ...GEMINI_TIMING, text: optional(string) },
+  'eof-after': { ...GEMINI_TIMING, text: optional(string) }, // the older name of truncate-after
   'malformed-frame': { ...GEMINI_TIMING, text: optional(string) },
 };
 

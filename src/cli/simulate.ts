@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { UnsetReference } from '../gateway/config-env.js';
 import { loadConfigFile, validateConfig, type ConfigResult } from '../gateway/config-load.js';
-import { formatProblem } from '../gateway/config-problems.js';
-import type { GatewayConfig } from '../gateway/config-schema.js';
+import { formatPath, formatProblem } from '../gateway/config-problems.js';
 import { DEMO_CONFIG } from '../gateway/demo-config.js';
 import {
   simulateTraffic,
@@ -46,7 +46,7 @@ export async function simulateCommand(args: string[], io: CliIo): Promise<number
 
   const file = values.config ?? (io.env.BALLAST_CONFIG?.trim() || undefined);
   const label = file ?? 'the demo config';
-  const { result, unset } = file ? await loadForSimulation(resolve(io.cwd, file), io.env) : { result: validateConfig(DEMO_CONFIG, { env: {} }), unset: [] };
+  const { result, standIns } = file ? await loadForSimulation(resolve(io.cwd, file), io.env) : { result: validateConfig(DEMO_CONFIG, { env: {} }), standIns: [] };
   if (!result.ok) throw new ConfigError([`${label} is invalid:`, ...result.problems.map(formatProblem)]);
 
   const startedAt = performance.now();
@@ -60,9 +60,7 @@ export async function simulateCommand(args: string[], io: CliIo): Promise<number
   }
   const seconds = (performance.now() - startedAt) / 1000;
 
-  if (unset.length > 0) {
-    io.err(`note: ${unset.join(', ')} ${unset.length === 1 ? 'is' : 'are'} not set; not needed here, the providers using ${unset.length === 1 ? 'it' : 'them'} are not called\n`);
-  }
+  if (standIns.length > 0) io.err(unsetNote(standIns));
   io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, label));
   const requests = report.routes.reduce((sum, r) => sum + r.requests, 0);
   io.err(`simulated ${requests} requests over ${formatDuration(report.durationMs)} of virtual time in ${seconds.toFixed(1)} s\n`);
@@ -86,33 +84,67 @@ function flagWords(message: string): string {
     .replace('shorten the duration, lower the rate or pick fewer routes', 'shorten --duration, lower --rps or pick routes with --route');
 }
 
-// A `${VAR}` that is not set only matters to the provider that uses it. Providers other than
-// `simulated` are replaced, so their unset variables get a stand-in value (a URL, so a `baseURL`
-// reference is valid too) rather than failing the run.
-const STAND_IN_VALUE = 'http://unused-by-ballast-simulate.invalid';
-const UNSET = /^([A-Za-z_][A-Za-z0-9_]*) unset$/;
-const PROVIDER_PATH = /^providers(?:\.([A-Za-z_$][\w$-]*)|\[("(?:[^"\\]|\\.)*")\])/;
+// A `${VAR}` that is not set only matters where the simulation reads it. The server and store
+// settings are ignored and providers other than `simulated` replaced, so an unset variable there
+// gets a stand-in that fits the field instead of failing the run; anywhere else (routes,
+// simulated providers) it is still a problem.
+const STAND_INS: Readonly<Record<string, string>> = {
+  'server.port': '4000',
+  'server.bodyLimit': '1mb',
+  'server.shutdownGrace': '10s',
+  'server.timeouts.headers': '10s',
+  'server.timeouts.request': '10s',
+  'server.timeouts.keepAlive': '10s',
+  'server.cors.maxAge': '10s',
+  'store.url': 'redis://unused-by-ballast-simulate.invalid:6379',
+};
+const URL_STAND_IN = 'http://unused-by-ballast-simulate.invalid';
+const TEXT_STAND_IN = 'unset';
 
-/** Loads a config file; unset variables that only replaced providers use are filled with a stand-in and returned. */
-async function loadForSimulation(path: string, env: CliIo['env']): Promise<{ result: ConfigResult; unset: string[] }> {
-  const first = await loadConfigFile(path, { env });
-  if (first.ok) return { result: first, unset: [] };
-  const unset: Array<{ name: string; provider: string }> = [];
-  for (const problem of first.problems) {
-    const variable = UNSET.exec(problem.got)?.[1];
-    const match = PROVIDER_PATH.exec(problem.path);
-    if (!variable || !match) return { result: first, unset: [] };
-    unset.push({ name: variable, provider: match[1] ?? (JSON.parse(match[2]!) as string) });
-  }
-  const names = [...new Set(unset.map((u) => u.name))];
-  const second = await loadConfigFile(path, { env: { ...env, ...Object.fromEntries(names.map((n) => [n, STAND_IN_VALUE])) } });
-  if (!second.ok || unset.some((u) => !isReplaced(second.config, u.provider))) return { result: first, unset: [] };
-  return { result: second, unset: names };
+/** Loads a config file; unset variables in parts the simulation never uses get stand-ins, returned. */
+async function loadForSimulation(path: string, env: CliIo['env']): Promise<{ result: ConfigResult; standIns: UnsetReference[] }> {
+  const standIns: UnsetReference[] = [];
+  const result = await loadConfigFile(path, {
+    env,
+    standIn: (reference) => {
+      const value = standInFor(reference);
+      if (value !== undefined) standIns.push(reference);
+      return value;
+    },
+  });
+  return { result, standIns: result.ok ? standIns : [] };
 }
 
-function isReplaced(config: GatewayConfig, provider: string): boolean {
-  const type = config.providers[provider]?.type;
-  return type !== undefined && type !== 'simulated';
+/** A value the schema accepts in place of an unset variable, or `undefined` where the simulation needs the real one. */
+function standInFor(reference: UnsetReference): string | undefined {
+  const { path, name, text, document } = reference;
+  const section = unusedSection(path, document);
+  if (!section) return undefined;
+  if (text.trim() !== `\${${name}}`) return TEXT_STAND_IN; // part of a longer string, e.g. a host name in a URL
+  if (section === 'providers') return path[path.length - 1] === 'baseURL' ? URL_STAND_IN : TEXT_STAND_IN;
+  return STAND_INS[formatPath(path)] ?? TEXT_STAND_IN;
+}
+
+/** The section of `path` when the simulation never reads it: `server`, `store`, or the `providers` it replaces. */
+function unusedSection(path: readonly PropertyKey[], document: unknown): 'server' | 'store' | 'providers' | undefined {
+  const [section, name] = path;
+  if (section === 'server' || section === 'store') return section;
+  if (section !== 'providers' || typeof name !== 'string' || path.length < 3 || path[2] === 'type') return undefined;
+  const providers = isRecord(document) ? document.providers : undefined;
+  const type = isRecord(providers) && isRecord(providers[name]) ? providers[name].type : undefined;
+  return typeof type === 'string' && type !== 'simulated' && !type.includes('${') ? 'providers' : undefined;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `note: A, B are not set; not needed here, …`: which variables got stand-ins, and why that is harmless. */
+function unsetNote(standIns: readonly UnsetReference[]): string {
+  const names = [...new Set(standIns.map((s) => s.name))];
+  const one = names.length === 1;
+  const why: string[] = [];
+  if (standIns.some((s) => s.path[0] !== 'providers')) why.push('the simulation ignores the server and store settings');
+  if (standIns.some((s) => s.path[0] === 'providers')) why.push(`the providers using ${one ? 'it' : 'them'} are not called`);
+  return `note: ${names.join(', ')} ${one ? 'is' : 'are'} not set; not needed here, ${why.join(' and ')}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
-import { resolveEnvRefs, type Env } from './config-env.js';
-import { problemsFromIssues, type ConfigProblem } from './config-problems.js';
+import { resolveEnvRefs, type Env, type ResolveOptions } from './config-env.js';
+import { hideEnvValues, problemsFromIssues, scrubEnvValues, type ConfigProblem } from './config-problems.js';
 import { referenceProblems } from './config-refs.js';
 import { configSchema, type GatewayConfig } from './config-schema.js';
 
@@ -13,19 +13,30 @@ export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; pr
 export interface LoadOptions {
   /** Where `${NAME}` references are looked up. Default `process.env`. */
   env?: Env;
+  /**
+   * A value for an unset `${NAME}` instead of a problem (see `resolveEnvRefs`). When the schema
+   * rejects a stand-in, the problem reported there is the unset variable.
+   */
+  standIn?: ResolveOptions['standIn'];
 }
 
 /**
  * Validates a config object as written (YAML or JSON parsed, or built in code): resolves
- * `${ENV}` references, then checks it against the schema. Every problem is reported, not the first.
+ * `${ENV}` references, then checks it against the schema. Every problem is reported, not the first;
+ * none shows a value that came from the environment.
  */
 export function validateConfig(raw: unknown, options: LoadOptions = {}): ConfigResult {
-  const { value, problems } = resolveEnvRefs(raw, options.env ?? process.env);
+  const { value, problems, uses, standIns } = resolveEnvRefs(raw, options.env ?? process.env, { standIn: options.standIn });
   const parsed = configSchema.safeParse(value, { reportInput: true });
   // A missing variable left an empty string behind: the schema's complaint about it would be noise.
   const envPaths = new Set(problems.map((p) => p.path));
-  const schemaProblems = parsed.success ? [] : problemsFromIssues(parsed.error.issues).filter((p) => !envPaths.has(p.path));
-  const all = [...problems, ...schemaProblems, ...referenceProblems(value)];
+  const standInAt = new Map(standIns.map((p) => [p.path, p]));
+  const schemaProblems = parsed.success
+    ? []
+    : problemsFromIssues(parsed.error.issues, [], { uses })
+        .filter((p) => !envPaths.has(p.path))
+        .map((p) => standInAt.get(p.path) ?? scrubEnvValues(p, uses));
+  const all = [...problems, ...schemaProblems, ...hideEnvValues(referenceProblems(value), uses)];
   if (all.length > 0 || !parsed.success) return { ok: false, problems: dedupe(all) };
   return { ok: true, config: parsed.data };
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { redactSecrets } from '../llm/redact.js';
+import type { EnvValueUse } from './config-env.js';
 
 /** One thing wrong with a config: where, what was expected, what was found. */
 export interface ConfigProblem {
@@ -46,6 +47,67 @@ export function describeValue(value: unknown): string {
   return typeof value;
 }
 
+/** `the value of ${AZURE_KEY} (hidden)`: how a problem speaks of a string that holds environment values. */
+export function describeHidden(use: EnvValueUse): string {
+  const refs = use.names.map((name) => `\${${name}}`);
+  if (use.whole) return `the value of ${refs[0]} (hidden)`;
+  const list = refs.length === 1 ? `the value of ${refs[0]}` : `the values of ${refs.slice(0, -1).join(', ')} and ${refs.at(-1)}`;
+  return `a string made with ${list} (hidden)`;
+}
+
+/** A provider's `apiKey` and `headers`, where any value may be a credential. */
+export function isSecretPath(path: readonly PropertyKey[]): boolean {
+  return path[0] === 'providers' && (path[2] === 'apiKey' || path[2] === 'headers');
+}
+
+/** A value's type and size, never the value itself: `a string of 32 characters`, `a number`. */
+export function describeShape(value: unknown): string {
+  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} character${value.length === 1 ? '' : 's'}`;
+  if (typeof value === 'number') return 'a number';
+  if (typeof value === 'boolean') return 'a boolean';
+  if (typeof value === 'bigint') return 'a big integer';
+  return describeValue(value); // null, lists and objects: a length or key names, no values
+}
+
+/** The shortest environment value {@link scrubEnvValues} replaces. */
+export const MIN_SCRUBBED = 6;
+
+/**
+ * Replaces every environment value of `uses` quoted in a problem by its `${NAME}`. A safety net
+ * for problems made outside the schema; values shorter than {@link MIN_SCRUBBED} are left alone
+ * (they cannot be told apart from ordinary words).
+ */
+export function scrubEnvValues(problem: ConfigProblem, uses: readonly EnvValueUse[]): ConfigProblem {
+  let { expected, got } = problem;
+  for (const use of uses) {
+    use.values.forEach((value, i) => {
+      if (value.length < MIN_SCRUBBED) return;
+      const ref = `\${${use.names[i]}}`;
+      expected = expected.split(value).join(ref);
+      got = got.split(value).join(ref);
+    });
+  }
+  return expected === problem.expected && got === problem.got ? problem : { ...problem, expected, got };
+}
+
+/**
+ * Keeps environment values out of problems made outside the schema (route references): one at
+ * a string that holds them says whose they are instead, and {@link scrubEnvValues} does the rest.
+ */
+export function hideEnvValues(problems: readonly ConfigProblem[], uses: readonly EnvValueUse[]): ConfigProblem[] {
+  const byPath = new Map(uses.map((use) => [use.path, use]));
+  return problems.map((problem) => {
+    const use = byPath.get(problem.path);
+    return scrubEnvValues(use ? { ...problem, got: describeHidden(use) } : problem, uses);
+  });
+}
+
+/** Options of {@link problemsFromIssues}. */
+export interface IssueOptions {
+  /** Strings that hold environment values: a problem says whose, and never shows them. */
+  uses?: readonly EnvValueUse[];
+}
+
 const TYPE_WORDS: Record<string, string> = {
   string: 'a string',
   number: 'a number',
@@ -60,21 +122,40 @@ const TYPE_WORDS: Record<string, string> = {
 
 type Issue = z.core.$ZodIssue;
 
-/** Turns zod issues into {@link ConfigProblem}s (one per issue; one per unknown key). */
-export function problemsFromIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): ConfigProblem[] {
+/**
+ * Turns zod issues into {@link ConfigProblem}s (one per issue; one per unknown key). Values of a
+ * provider's `apiKey` and `headers` are shown by type and length only, and values that came from
+ * the environment (`options.uses`) not at all.
+ */
+export function problemsFromIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = [], options: IssueOptions = {}): ConfigProblem[] {
+  const uses = new Map((options.uses ?? []).map((use) => [use.path, use]));
+  return collect(issues, prefix, (path, input) => describeAt(path, input, uses));
+}
+
+/** Describes the value found at `path` for a problem. */
+type Describe = (path: readonly PropertyKey[], input: unknown) => string;
+
+function describeAt(path: readonly PropertyKey[], input: unknown, uses: ReadonlyMap<string, EnvValueUse>): string {
+  const use = uses.get(formatPath(path));
+  if (use && typeof input === 'string') return describeHidden(use);
+  return isSecretPath(path) ? describeShape(input) : describeValue(input);
+}
+
+function collect(issues: readonly Issue[], prefix: readonly PropertyKey[], describe: Describe): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  for (const issue of issues) out.push(...fromIssue(issue, [...prefix, ...issue.path]));
+  for (const issue of issues) out.push(...fromIssue(issue, [...prefix, ...issue.path], describe));
   return out;
 }
 
-function fromIssue(issue: Issue, path: PropertyKey[]): ConfigProblem[] {
+function fromIssue(issue: Issue, path: PropertyKey[], describe: Describe): ConfigProblem[] {
   const input = (issue as { input?: unknown }).input;
   const at = formatPath(path);
+  const shown = describe(path, input);
   switch (issue.code) {
     case 'invalid_type':
-      return [{ path: at, expected: TYPE_WORDS[issue.expected] ?? issue.expected, got: describeValue(input) }];
+      return [{ path: at, expected: TYPE_WORDS[issue.expected] ?? issue.expected, got: shown }];
     case 'invalid_value':
-      return [{ path: at, expected: oneOf(issue.values), got: describeValue(input) }];
+      return [{ path: at, expected: oneOf(issue.values), got: shown }];
     case 'unrecognized_keys':
       return issue.keys.map((key) => ({
         path: formatPath([...path, key]),
@@ -82,35 +163,35 @@ function fromIssue(issue: Issue, path: PropertyKey[]): ConfigProblem[] {
         got: 'an unknown key',
       }));
     case 'too_small':
-      return [{ path: at, expected: minimum(issue), got: describeValue(input) }];
+      return [{ path: at, expected: minimum(issue), got: shown }];
     case 'too_big':
-      return [{ path: at, expected: maximum(issue), got: describeValue(input) }];
+      return [{ path: at, expected: maximum(issue), got: shown }];
     case 'invalid_format':
-      return [{ path: at, expected: issue.format === 'url' ? 'a URL such as https://api.example.com/v1' : `a ${issue.format}`, got: describeValue(input) }];
+      return [{ path: at, expected: issue.format === 'url' ? 'a URL such as https://api.example.com/v1' : `a ${issue.format}`, got: shown }];
     case 'invalid_key':
-      return [{ path: at, expected: 'a name of letters, digits, ".", "_" or "-"', got: describeValue(input) }];
+      return [{ path: at, expected: 'a name of letters, digits, ".", "_" or "-"', got: shown }];
     case 'invalid_union':
-      return fromUnion(issue, path, input);
+      return fromUnion(issue, path, input, describe);
     case 'custom':
-      return [{ path: at, expected: issue.message, got: describeValue(input) }];
+      return [{ path: at, expected: issue.message, got: shown }];
     default:
-      return [{ path: at, expected: issue.message, got: describeValue(input) }];
+      return [{ path: at, expected: issue.message, got: shown }];
   }
 }
 
-function fromUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: PropertyKey[], input: unknown): ConfigProblem[] {
+function fromUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: PropertyKey[], input: unknown, describe: Describe): ConfigProblem[] {
   // A discriminated union (provider `type`) whose discriminator matched nothing.
   const discriminator = (issue as { discriminator?: string }).discriminator;
   const options = (issue as { options?: unknown[] }).options;
   if (discriminator !== undefined) {
     const found = input && typeof input === 'object' ? (input as Record<string, unknown>)[discriminator] : undefined;
     const at = path[path.length - 1] === discriminator ? path : [...path, discriminator];
-    return [{ path: formatPath(at), expected: options ? oneOf(options) : 'a known type', got: describeValue(found) }];
+    return [{ path: formatPath(at), expected: options ? oneOf(options) : 'a known type', got: describe(at, found) }];
   }
   // The branch whose type matched says what is wrong inside it; when none matched, list the shapes.
   const branches = issue.errors ?? [];
   const matched = branches.find((list) => list.length > 0 && !list.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value')));
-  if (matched) return problemsFromIssues(matched, path);
+  if (matched) return collect(matched, path, describe);
   const shapes = branches.map((list) => {
     const root = list.find((i) => i.path.length === 0);
     if (!root) return 'another shape';
@@ -118,7 +199,7 @@ function fromUnion(issue: Extract<Issue, { code: 'invalid_union' }>, path: Prope
     if (root.code === 'invalid_value') return oneOf(root.values);
     return root.message;
   });
-  return [{ path: formatPath(path), expected: [...new Set(shapes)].join(' or '), got: describeValue(input) }];
+  return [{ path: formatPath(path), expected: [...new Set(shapes)].join(' or '), got: describe(path, input) }];
 }
 
 function oneOf(values: readonly unknown[]): string {

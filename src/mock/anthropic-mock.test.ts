@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseMockScenarioFile } from '../cli/mock.js';
 import { startAnthropicMock, type AnthropicMock, type AnthropicMockErrorKind, type AnthropicMockScenario } from './anthropic-mock.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
@@ -336,6 +337,39 @@ describe('startAnthropicMock: faults in the stream', () => {
     const response = await post(HELLO);
     expect(response.status).toBe(200);
     await expect(response.json()).rejects.toThrow();
+  });
+});
+
+describe('startAnthropicMock: the vocabulary shared with the other mocks', () => {
+  it('a scenario file may leave out the error of stream-error-after and the text of the faults', () => {
+    const replies = [
+      { type: 'stream-error-after', text: 'x' },
+      { type: 'stream-error-after' },
+      { type: 'stall-after' },
+      { type: 'cut-after' },
+      { type: 'truncate-after' },
+    ];
+    expect(parseMockScenarioFile({ anthropic: replies }).anthropic).toEqual({ replies });
+    expect(() => parseMockScenarioFile({ anthropic: [{ type: 'stream-error-after', error: 'meltdown' }] })).toThrow(
+      /^anthropic\.replies\[0\]\.error: expected one of .*overloaded_error, got "meltdown"$/,
+    );
+  });
+
+  it('stream-error-after without an error sends overloaded_error, mid-stream or as a 529', async () => {
+    await start([{ type: 'stream-error-after', text: 'Partial' }]);
+    const events = frames(await (await post({ ...HELLO, stream: true })).text());
+    expect(json(events.at(-1)!)).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+    const response = await post(HELLO);
+    expect(response.status).toBe(529);
+    expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+  });
+
+  it('a fault without text sends an empty text block before it', async () => {
+    await start([{ type: 'stream-error-after' }, { type: 'truncate-after' }]);
+    const failed = frames(await (await post({ ...HELLO, stream: true })).text());
+    expect(failed.map((f) => f.event)).toEqual(['message_start', 'content_block_start', 'ping', 'error']);
+    const truncated = frames(await (await post({ ...HELLO, stream: true })).text());
+    expect(truncated.map((f) => f.event)).toEqual(['message_start', 'content_block_start', 'ping']);
   });
 });
 

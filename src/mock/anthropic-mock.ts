@@ -98,30 +98,34 @@ export interface AnthropicMockErrorReply {
   delayMs?: number;
 }
 
-/** A stream that sends `text`, then `event: error` with `error` as its type (a non-streaming request gets that error's HTTP status). */
+/**
+ * A stream that sends `text` (default none), then `event: error` with `error` as its type
+ * (default `overloaded_error`, what the service sends most mid-stream); a non-streaming request
+ * gets that error's HTTP status.
+ */
 export interface AnthropicMockStreamErrorReply extends AnthropicMockTiming {
   type: 'stream-error-after';
-  text: string;
-  error: AnthropicErrorType;
+  text?: string;
+  error?: AnthropicErrorType;
   message?: string;
 }
 
-/** A stream that sends `text`, then holds the connection open silently until the client leaves. */
+/** A stream that sends `text` (default none), then holds the connection open silently until the client leaves. */
 export interface AnthropicMockStallReply extends AnthropicMockTiming {
   type: 'stall-after';
-  text: string;
+  text?: string;
 }
 
-/** A stream that sends `text`, then destroys the connection. */
+/** A stream that sends `text` (default none), then destroys the connection. */
 export interface AnthropicMockCutReply extends AnthropicMockTiming {
   type: 'cut-after';
-  text: string;
+  text?: string;
 }
 
-/** A stream that sends `text`, then ends the response cleanly without `message_stop` (a truncating proxy). */
+/** A stream that sends `text` (default none), then ends the response cleanly without `message_stop` (a truncating proxy). */
 export interface AnthropicMockTruncateReply extends AnthropicMockTiming {
   type: 'truncate-after';
-  text: string;
+  text?: string;
 }
 
 /** A stream that sends `text` (default none), then a frame whose data is not JSON, then stalls. */
@@ -234,6 +238,9 @@ const ERRORS: Readonly<Record<AnthropicMockErrorKind, { status: number; type: An
   },
   timeout: { status: 504, type: 'timeout_error', message: 'Request timed out' },
 };
+
+/** The error type of a `stream-error-after` reply that names none. */
+const DEFAULT_STREAM_ERROR: AnthropicErrorType = 'overloaded_error';
 
 /** The status and default message of each error type (for `stream-error-after`). */
 const BY_TYPE: Readonly<Record<AnthropicErrorType, { status: number; message: string }>> = {
@@ -356,10 +363,11 @@ function render(reply: AnthropicMockReply, body: Json): MockReply {
         { stopDetails: { type: 'refusal', category: reply.category ?? null, explanation: reply.explanation ?? null } },
       );
     case 'stream-error-after': {
-      const { status, message: standard } = BY_TYPE[reply.error];
+      const type = reply.error ?? DEFAULT_STREAM_ERROR;
+      const { status, message: standard } = BY_TYPE[type];
       const message = reply.message ?? standard;
-      if (!stream) return withDelay(errorReply(status, reply.error, message, undefined, rateLimitHeaders()), reply.delayMs);
-      const error = { type: 'error', error: { type: reply.error, message } };
+      if (!stream) return withDelay(errorReply(status, type, message, undefined, rateLimitHeaders()), reply.delayMs);
+      const error = { type: 'error', error: { type, message } };
       return answer({ ...reply, type: 'text' }, body, stream, model, { end: [{ write: sse('error', error) }] });
     }
     case 'stall-after':

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseMockScenarioFile } from '../cli/mock.js';
 import { startGeminiMock, type GeminiMock, type GeminiMockErrorKind, type GeminiMockRequest, type GeminiMockScenario } from './gemini-mock.js';
 
 const MODEL = 'gemini-2.5-flash';
@@ -361,5 +362,42 @@ describe('startGeminiMock: errors', () => {
     expect(parsed).toContain('malformed');
     expect(JSON.stringify(parsed.at(-1))).toContain('"finishReason":"STOP"');
     await expect((await generate()).json()).rejects.toThrow();
+  });
+});
+
+describe('startGeminiMock: the vocabulary shared with the other mocks', () => {
+  it('a scenario file may leave out the error of stream-error-after and the text of the faults', () => {
+    const replies = [
+      { type: 'stream-error-after', text: 'x' },
+      { type: 'stream-error-after' },
+      { type: 'stall-after' },
+      { type: 'cut-after' },
+      { type: 'truncate-after' },
+      { type: 'eof-after' },
+    ];
+    expect(parseMockScenarioFile({ gemini: replies }).gemini).toEqual({ replies });
+    expect(() => parseMockScenarioFile({ gemini: [{ type: 'stream-error-after', error: 'overloaded_error' }] })).toThrow(
+      /^gemini\.replies\[0\]\.error: expected one of rate_limit, .*, got "overloaded_error"$/,
+    );
+  });
+
+  it('stream-error-after without an error sends 503 UNAVAILABLE (overloaded), mid-stream or as the HTTP error', async () => {
+    await start({ replies: [{ type: 'stream-error-after', text: 'Hello there' }], whenExhausted: 'cycle' });
+    const chunks = sseData(await (await streamSse()).text()) as Json[];
+    expect(chunks.at(-1)).toEqual({ error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } });
+    const res = await generate();
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: Json }).error).toMatchObject({ status: 'UNAVAILABLE' });
+  });
+
+  it('a fault without text streams one empty chunk before it', async () => {
+    await start([{ type: 'stream-error-after' }, { type: 'truncate-after' }]);
+    const failed = sseData(await (await streamSse()).text()) as Json[];
+    expect(failed).toHaveLength(2);
+    expect(JSON.stringify(failed[0])).toContain('"parts":[{"text":""}]');
+    expect(failed[1]).toMatchObject({ error: { status: 'UNAVAILABLE' } });
+    const truncated = await (await streamSse()).text();
+    expect(sseData(truncated)).toHaveLength(1);
+    expect(truncated).not.toContain('finishReason');
   });
 });

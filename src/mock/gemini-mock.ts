@@ -96,36 +96,36 @@ export interface GeminiMockSafetyReply extends GeminiMockTiming {
 }
 
 /**
- * Streams `text`, then an `{"error":{code,message,status}}` frame, then ends (without `alt=sse`,
- * the error object is the array's last element). Without a stream (`generateContent`) the error
- * is the HTTP response.
+ * Streams `text` (default none), then an `{"error":{code,message,status}}` frame of the `error`
+ * kind (default `overloaded`: 503 `UNAVAILABLE`), then ends (without `alt=sse`, the error object
+ * is the array's last element). Without a stream (`generateContent`) the error is the HTTP response.
  */
 export interface GeminiMockStreamErrorReply extends GeminiMockTiming {
   type: 'stream-error-after';
-  text: string;
-  error: GeminiMockErrorKind;
+  text?: string;
+  error?: GeminiMockErrorKind;
   message?: string;
 }
 
-/** Streams `text`, then holds the connection open, silent, until the client leaves. Without a stream, never answers. */
+/** Streams `text` (default none), then holds the connection open, silent, until the client leaves. Without a stream, never answers. */
 export interface GeminiMockStallReply extends GeminiMockTiming {
   type: 'stall-after';
-  text: string;
+  text?: string;
 }
 
-/** Streams `text`, then destroys the connection. Without a stream, cuts inside the JSON body. */
+/** Streams `text` (default none), then destroys the connection. Without a stream, cuts inside the JSON body. */
 export interface GeminiMockCutReply extends GeminiMockTiming {
   type: 'cut-after';
-  text: string;
+  text?: string;
 }
 
 /**
- * Streams `text`, then ends the body cleanly without any chunk carrying a `finishReason` (a
- * truncated answer). Without a stream, a candidate without `finishReason`.
+ * Streams `text` (default none), then ends the body cleanly without any chunk carrying a
+ * `finishReason` (a truncated answer). Without a stream, a candidate without `finishReason`.
  */
 export interface GeminiMockTruncateReply extends GeminiMockTiming {
   type: 'truncate-after';
-  text: string;
+  text?: string;
 }
 
 /**
@@ -134,7 +134,7 @@ export interface GeminiMockTruncateReply extends GeminiMockTiming {
  */
 export interface GeminiMockEofReply extends GeminiMockTiming {
   type: 'eof-after';
-  text: string;
+  text?: string;
 }
 
 /** Streams `text` (if any), a frame that is not JSON, then a valid last chunk. Without a stream, a body that is not JSON. */
@@ -218,6 +218,9 @@ export interface GeminiMock {
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The error kind of a `stream-error-after` reply that names none. */
+const DEFAULT_STREAM_ERROR: GeminiMockErrorKind = 'overloaded';
 
 const PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
 const JSON_TYPE = 'application/json; charset=UTF-8';
@@ -416,7 +419,7 @@ interface Plan {
 function render(reply: GeminiMockReply, request: GeminiMockRequest): MockReply {
   if (reply.type === 'error') return errorBodyReply(geminiError(reply.kind, request.model, reply.message, reply.retryDelay), reply.delayMs);
   if (reply.type === 'stream-error-after' && request.method === 'generateContent') {
-    return errorBodyReply(geminiError(reply.error, request.model, reply.message), reply.delayMs);
+    return errorBodyReply(geminiError(reply.error ?? DEFAULT_STREAM_ERROR, request.model, reply.message), reply.delayMs);
   }
   const plan = planChunks(reply, request);
 
@@ -515,7 +518,7 @@ function planChunks(reply: Exclude<GeminiMockReply, GeminiMockErrorReply>, reque
       finishReason = 'SAFETY';
       break;
     case 'stream-error-after':
-      ending = { type: 'error', error: geminiError(reply.error, request.model, reply.message) };
+      ending = { type: 'error', error: geminiError(reply.error ?? DEFAULT_STREAM_ERROR, request.model, reply.message) };
       break;
     case 'stall-after':
       ending = { type: 'stall' };

@@ -371,6 +371,14 @@ describe('parseOllamaMockScenario', () => {
     expect(parseOllamaMockScenario({ replies: [], models: ['a'], whenExhausted: 'cycle' })).toEqual({ replies: [], models: ['a'], whenExhausted: 'cycle' });
   });
 
+  it('takes the fault replies without text, as the other mocks do (nothing streams before the fault)', () => {
+    const replies = ['stream-error-after', 'stall-after', 'cut-after', 'truncate-after'].map((type) => ({ type }));
+    expect(parseOllamaMockScenario(replies)).toEqual({ replies });
+    const ctx = { stream: true, model: 'm' };
+    expect(ollamaMockReply({ type: 'stream-error-after' }, ctx)).toMatchObject({ status: 500 });
+    expect(ollamaMockReply({ type: 'cut-after' }, ctx).frames?.at(-1)).toEqual({ cut: true });
+  });
+
   it.each([
     [{ replies: [{ type: 'nope' }] }, /scenario\.replies\[0\]\.type: expected one of text, error/],
     [[{ type: 'error', kind: 'teapot' }], /scenario\.replies\[0\]\.kind: expected one of not_found/],
@@ -378,7 +386,7 @@ describe('parseOllamaMockScenario', () => {
     [[{ type: 'text', text: 'x', delayMs: -1 }], /delayMs: expected a number of milliseconds/],
     [[{ type: 'text', text: 'x', toolCalls: [{ name: 'f', arguments: '{}' }] }], /toolCalls\[0\]\.arguments: expected an object/],
     [[{ type: 'cut-after', text: 'x', extra: 1 }], /scenario\.replies\[0\]\.extra: expected no such field/],
-    [[{ type: 'truncate-after' }], /scenario\.replies\[0\]\.text: expected a string, got undefined/],
+    [[{ type: 'truncate-after', text: 1 }], /scenario\.replies\[0\]\.text: expected a string, got 1/],
     [{ replies: [], cycle: true }, /^scenario\.cycle: expected no such field, got true$/],
     [{ replies: [], whenExhausted: 'loop' }, /whenExhausted/],
     ['text', /scenario: expected a list of replies/],

@@ -56,7 +56,7 @@ export interface OllamaMockErrorReply {
  */
 export interface OllamaMockStreamErrorReply {
   type: 'stream-error-after';
-  text: string;
+  text?: string;
   /** Default `an error was encountered while running the model`. */
   message?: string;
 }
@@ -64,13 +64,13 @@ export interface OllamaMockStreamErrorReply {
 /** `text` streams, then the connection is held open with nothing more (until the client leaves). */
 export interface OllamaMockStallReply {
   type: 'stall-after';
-  text: string;
+  text?: string;
 }
 
 /** `text` streams, then the connection is destroyed (no `done: true`). */
 export interface OllamaMockCutReply {
   type: 'cut-after';
-  text: string;
+  text?: string;
 }
 
 /**
@@ -79,7 +79,7 @@ export interface OllamaMockCutReply {
  */
 export interface OllamaMockTruncateReply {
   type: 'truncate-after';
-  text: string;
+  text?: string;
 }
 
 /** Optional `text` streams, then a line that is not JSON, then the connection is held open. */
@@ -263,22 +263,22 @@ export function ollamaMockReply(reply: OllamaMockReply, ctx: OllamaMockReplyCont
     case 'stream-error-after': {
       const message = reply.message ?? OLLAMA_RUN_ERROR;
       // Ollama sends a proper status when nothing was written yet, and a 200 line otherwise.
-      if (!c.stream || reply.text === '') return errorReply(500, message);
+      if (!c.stream || !reply.text) return errorReply(500, message);
       return { headers: NDJSON, frames: [...textFrames(c, model, splitIntoChunks(reply.text)), { write: line({ error: message }) }] };
     }
     case 'stall-after':
       // Ollama writes its headers with the first chunk: with nothing to send, nothing is sent.
-      if (!c.stream || reply.text === '') return { delayMs: FOREVER_MS, json: {} };
+      if (!c.stream || !reply.text) return { delayMs: FOREVER_MS, json: {} };
       return { headers: NDJSON, frames: [...textFrames(c, model, splitIntoChunks(reply.text)), { stall: true }] };
     case 'cut-after':
       if (!c.stream) return { headers: { 'content-type': 'application/json; charset=utf-8' }, frames: [{ cut: true }] };
-      return { headers: NDJSON, frames: [...textFrames(c, model, splitIntoChunks(reply.text)), { cut: true }] };
+      return { headers: NDJSON, frames: [...textFrames(c, model, splitIntoChunks(reply.text ?? '')), { cut: true }] };
     case 'truncate-after': {
       if (!c.stream) {
-        const whole = JSON.stringify({ model, created_at: c.createdAt, message: { role: 'assistant', content: reply.text }, done: true, done_reason: 'stop' });
+        const whole = JSON.stringify({ model, created_at: c.createdAt, message: { role: 'assistant', content: reply.text ?? '' }, done: true, done_reason: 'stop' });
         return { headers: { 'content-type': 'application/json; charset=utf-8' }, text: whole.slice(0, Math.floor(whole.length / 2)) };
       }
-      return { headers: NDJSON, frames: textFrames(c, model, splitIntoChunks(reply.text)) };
+      return { headers: NDJSON, frames: textFrames(c, model, splitIntoChunks(reply.text ?? '')) };
     }
     case 'malformed-line': {
       const bad = reply.line ?? `{"model":"${model}","created_at":"${c.createdAt}","message":{"role":"assistant","content":`;
@@ -430,10 +430,10 @@ const FIELDS: Readonly<Record<OllamaMockReply['type'], Readonly<Record<string, C
     }),
     delayMs: optional(ms),
   },
-  'stream-error-after': { text: string, message: optional(string) },
-  'stall-after': { text: string },
-  'cut-after': { text: string },
-  'truncate-after': { text: string },
+  'stream-error-after': { text: optional(string), message: optional(string) },
+  'stall-after': { text: optional(string) },
+  'cut-after': { text: optional(string) },
+  'truncate-after': { text: optional(string) },
   'malformed-line': { text: optional(string), line: optional(string) },
 };
 
