@@ -49,7 +49,8 @@ function sse(model: string, includeUsage: boolean): Buffer {
 
 // The bodies depend only on (model, stream, include_usage): build each once.
 const cache = new Map<string, Buffer>();
-function body(model: string, stream: boolean, includeUsage: boolean): Buffer {
+/** The exact bytes the upstream answers with (bench:router replays them through an in-memory transport). */
+export function body(model: string, stream: boolean, includeUsage: boolean): Buffer {
   const key = `${stream ? (includeUsage ? 'su' : 's') : 'j'}:${model}`;
   let cached = cache.get(key);
   if (!cached) {

@@ -20,9 +20,11 @@ import {
 } from 'cockatiel';
 import type { ChatProvider, ChatRequest, ChatResponse, ProviderCall, StreamEvent } from '../src/index.js';
 import type * as BallastModule from '../src/index.js';
+import type { Transport } from '../src/providers/transport.js';
 import { benchOptions, loadBuilt, printTable, runBench, type BenchResult } from './harness.js';
+import { body as upstreamBody } from './gateway-upstream.js';
 
-const { createRouter } = await loadBuilt<typeof BallastModule>('../dist/index.js');
+const { createRouter, openai } = await loadBuilt<typeof BallastModule>('../dist/index.js');
 
 const answer: ChatResponse = {
   text: 'Hello!',
@@ -105,4 +107,43 @@ console.log(
 );
 console.log(`router throughput vs bare: ${(routedStream.opsPerSec / bareStream.opsPerSec).toFixed(3)}×`);
 
+// The gateway's path without its sockets: the OpenAI adapter (serialize, SSE and JSON parsing,
+// mapping) on an in-memory transport that answers with bench:gateway's upstream bytes at once.
+const memoryTransport: Transport = async (sent) => {
+  const stream = sent.body?.includes('"stream":true') === true;
+  const bytes = upstreamBody('gpt-4o-mini', stream, stream);
+  const type = stream ? 'text/event-stream' : 'application/json';
+  return {
+    status: 200,
+    headers: { get: (name) => (name === 'content-type' ? type : null), has: (name) => name === 'content-type' },
+    body: (async function* () {
+      yield new Uint8Array(bytes);
+    })(),
+    text: async () => bytes.toString('utf8'),
+  };
+};
+const adapter = openai({ apiKey: 'sk-bench', baseURL: 'http://127.0.0.1:1/v1', transport: memoryTransport });
+const overAdapter = createRouter({ targets: [{ provider: adapter, model: 'gpt-4o-mini' }] });
+const adapterEvents = await drain(adapter.stream(request, call));
+if ((await drain(overAdapter.stream(request))) !== adapterEvents) throw new Error('router.stream over the adapter lost events');
+console.log(`
+over the OpenAI adapter and bench:gateway's upstream bytes (in memory, ${adapterEvents} events per stream)`);
+const adapterResults = (await runBench(
+  [
+    { name: 'adapter.chat', run: () => adapter.chat(request, call) },
+    { name: 'router.chat over the adapter', run: () => overAdapter.chat(request) },
+    { name: 'adapter.stream', run: () => drain(adapter.stream(request, call)) },
+    { name: 'router.stream over the adapter', run: () => drain(overAdapter.stream(request)) },
+  ],
+  streamOptions,
+)) as [BenchResult, BenchResult, BenchResult, BenchResult];
+printTable(adapterResults);
+const us = (r: BenchResult) => (r.nsPerOp / 1000).toFixed(1);
+console.log(
+  `
+per request in Ballast's own code (no sockets): chat ${us(adapterResults[1])} µs, stream ${us(adapterResults[3])} µs ` +
+    `(of which the adapter ${us(adapterResults[0])} / ${us(adapterResults[2])} µs)`,
+);
+
+overAdapter.close();
 router.close();
