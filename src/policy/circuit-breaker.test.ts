@@ -789,3 +789,31 @@ describe('circuitBreaker: options', () => {
     expect(() => circuitBreaker({ count: 10, slowCall: { threshold: '1s', rate: 2 } })).toThrow(/slowCall/);
   });
 });
+
+describe('circuitBreaker: acquire (outcomes known later)', () => {
+  it('counts what the ticket settles, once, and refuses like execute when open', () => {
+    const clock = createVirtualClock();
+    const breaker = circuitBreaker({ consecutive: 2, openFor: '10s', clock });
+    const first = breaker.acquire();
+    first.settle({ error: new Error('cut mid-stream') });
+    first.settle('success'); // ignored: only the first outcome counts
+    breaker.acquire().settle('ignore');
+    expect(breaker.state).toBe('closed');
+    breaker.acquire().settle({ error: new Error('cut again') });
+    expect(breaker.state).toBe('open');
+    expect(() => breaker.acquire()).toThrow(BrokenCircuitError);
+  });
+
+  it('a half-open probe holds its slot until settled; the given duration decides slowness', async () => {
+    const clock = createVirtualClock();
+    const breaker = circuitBreaker({ consecutive: 1, openFor: '10s', clock, slowCall: { threshold: '1s', rate: 1 } });
+    breaker.acquire().settle({ error: new Error('x') });
+    await clock.advance(10_000);
+    const probe = breaker.acquire();
+    expect(breaker.state).toBe('half_open');
+    expect(() => breaker.acquire()).toThrow(BrokenCircuitError);
+    // A long answer whose first token came quickly is not a slow call.
+    probe.settle('success', 200);
+    expect(breaker.state).toBe('closed');
+  });
+});

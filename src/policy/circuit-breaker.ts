@@ -116,8 +116,25 @@ export interface CircuitBreakerSnapshot {
   window: JsonValue;
 }
 
+/**
+ * How a call admitted by {@link CircuitBreakerPolicy.acquire} ended: it succeeded, it failed
+ * with `error`, or it tells nothing about the target (`ignore`: the caller gave up).
+ */
+export type CircuitOutcome = 'success' | 'ignore' | { error: unknown };
+
+/** A call the breaker admitted whose outcome comes later. Only the first `settle` counts. */
+export interface CircuitTicket {
+  /** Applies the outcome; `durationMs` (default: since `acquire`) decides whether it was slow. */
+  settle(outcome: CircuitOutcome, durationMs?: number): void;
+}
+
 /** A circuit breaker policy (see {@link circuitBreaker}). */
 export interface CircuitBreakerPolicy extends Policy {
+  /**
+   * Admits one call whose outcome is known only later than a promise could tell (a stream: at its
+   * end, not at its first token), or throws as `execute` does when the breaker refuses it.
+   */
+  acquire(options?: ExecuteOptions): CircuitTicket;
   /** The current state. An open breaker stays `open` until the first call after `openUntil`. */
   readonly state: CircuitState;
   /** Milliseconds until an open breaker admits probes (0 unless open; `Infinity` when isolated). */
@@ -396,32 +413,52 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     // As above: carry on with local state.
   }
 
+  const acquire = (ctx: PolicyContext): CircuitTicket['settle'] => {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const probe = state === 'closed' ? false : admit();
+    const callEpoch = epoch;
+    const timed = slowMs !== Infinity || successes.active || failures.active;
+    const start = timed ? clock.now() : NaN;
+    let settled = false;
+    return (outcome, measuredMs) => {
+      if (settled) return;
+      settled = true;
+      const durationMs = measuredMs ?? (timed ? clock.now() - start : NaN);
+      const slow = durationMs > slowMs;
+      if (outcome === 'success') {
+        settle(SUCCEEDED, slow, probe, callEpoch);
+        if (successes.active) successes.emit({ durationMs, slow });
+        return;
+      }
+      if (outcome === 'ignore') {
+        settle(IGNORED, slow, probe, callEpoch);
+        return;
+      }
+      // A caller who gave up tells nothing about the target; a timeout does.
+      const callerAbort = ctx.signal.aborted && !isPolicyError(ctx.signal.reason, 'timeout');
+      const counted = !callerAbort && countsAsFailure(outcome.error, ctx);
+      settle(counted ? FAILED : callerAbort ? IGNORED : SUCCEEDED, slow, probe, callEpoch);
+      if (failures.active) failures.emit({ error: outcome.error, durationMs, slow, counted });
+    };
+  };
+
   const policy: CircuitBreakerPolicy = {
     async execute<T>(operation: Operation<T>, executeOptions?: ExecuteOptions): Promise<T> {
       const ctx = asContext(executeOptions);
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      const probe = state === 'closed' ? false : admit();
-      const callEpoch = epoch;
-      const timed = slowMs !== Infinity || successes.active || failures.active;
-      const start = timed ? clock.now() : NaN;
+      const finish = acquire(ctx);
       let value: T;
       try {
         value = await operation(ctx);
       } catch (error) {
-        const durationMs = timed ? clock.now() - start : NaN;
-        const slow = durationMs > slowMs;
-        // A caller who gave up tells nothing about the target; a timeout does.
-        const callerAbort = ctx.signal.aborted && !isPolicyError(ctx.signal.reason, 'timeout');
-        const counted = !callerAbort && countsAsFailure(error, ctx);
-        settle(counted ? FAILED : callerAbort ? IGNORED : SUCCEEDED, slow, probe, callEpoch);
-        if (failures.active) failures.emit({ error, durationMs, slow, counted });
+        finish({ error });
         throw error;
       }
-      const durationMs = timed ? clock.now() - start : NaN;
-      const slow = durationMs > slowMs;
-      settle(SUCCEEDED, slow, probe, callEpoch);
-      if (successes.active) successes.emit({ durationMs, slow });
+      finish('success');
       return value;
+    },
+
+    acquire(executeOptions?: ExecuteOptions): CircuitTicket {
+      return { settle: acquire(asContext(executeOptions)) };
     },
 
     get state() {

@@ -1,5 +1,5 @@
 import type { ErrorKind } from '../llm/error-kind.js';
-import { LlmError } from '../llm/llm-error.js';
+import { isLlmError, LlmError } from '../llm/llm-error.js';
 import type { AttemptRecord } from './attempt-record.js';
 
 /**
@@ -15,12 +15,11 @@ export class AllTargetsFailedError extends LlmError {
   constructor(attempts: readonly AttemptRecord[], options: { now: number; cause?: unknown; kind?: ErrorKind; stoppedEarly?: boolean }) {
     const kind = options.kind ?? summarizeKind(attempts);
     const status = [...attempts].reverse().find((a) => a.kind === kind && a.status !== undefined)?.status;
-    const earliest = Math.min(...attempts.map((a) => a.availableAt ?? Infinity));
     super({
       kind,
       message: describe(attempts),
       status,
-      retryAfterMs: Number.isFinite(earliest) ? Math.max(0, earliest - options.now) : undefined,
+      retryAfterMs: retryAfter(attempts, options.now),
       code: 'all_targets_failed',
       cause: options.cause,
     });
@@ -34,9 +33,29 @@ export class AllTargetsFailedError extends LlmError {
   }
 }
 
-/** True when `error` is an {@link AllTargetsFailedError}. */
+/**
+ * How long until a retry can succeed: when the earliest target frees up, if every target that was
+ * tried is unavailable (cooling down, breaker open). A target whose last failure left it available
+ * could answer now, so there is then no wait to give. Targets passed over for the request itself
+ * (context window, cost, no streaming) do not count either way.
+ */
+function retryAfter(attempts: readonly AttemptRecord[], now: number): number | undefined {
+  const latest = new Map<string, AttemptRecord>();
+  for (const record of attempts) latest.set(record.target, record);
+  let earliest = Infinity;
+  for (const record of latest.values()) {
+    if (record.availableAt !== undefined) earliest = Math.min(earliest, record.availableAt);
+    else if (record.outcome === 'failure') return undefined;
+  }
+  return Number.isFinite(earliest) ? Math.max(0, earliest - now) : undefined;
+}
+
+/**
+ * True when `error` is an {@link AllTargetsFailedError}, also one thrown by another copy of the
+ * package: it checks the `LlmError` brand, the code and the `attempts` list, not the class.
+ */
 export function isAllTargetsFailedError(error: unknown): error is AllTargetsFailedError {
-  return error instanceof LlmError && error.code === 'all_targets_failed' && 'attempts' in error;
+  return isLlmError(error) && error.code === 'all_targets_failed' && Array.isArray((error as { attempts?: unknown }).attempts);
 }
 
 const SKIP_KIND: Record<string, ErrorKind> = {

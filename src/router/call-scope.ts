@@ -1,6 +1,7 @@
 import type { LlmError } from '../llm/llm-error.js';
 import type { Clock } from '../policy/clock.js';
 import { TimeoutError } from '../policy/errors.js';
+import { NEVER_ABORTED } from '../policy/context.js';
 import { AllTargetsFailedError } from './all-targets-failed.js';
 import type { AttemptRecord } from './attempt-record.js';
 
@@ -18,10 +19,11 @@ export interface CallScope {
 /** Opens the scope of one routed call. */
 export function openCallScope(clock: Clock, callerSignal: AbortSignal, totalMs: number | undefined): CallScope {
   const start = clock.now();
-  // Without a total deadline only the caller can abort the call, so its own signal serves: no
-  // controller (it costs more than the rest of the scope), no listener.
-  if (totalMs === undefined) {
-    return { callerSignal, signal: callerSignal, start, deadline: Infinity, end: noop };
+  // Nothing can abort the call: no controller needed (it costs more than the rest of the scope).
+  // A caller's signal always gets one of its own, even without a deadline: providers hang their
+  // listeners on the scope's signal (fetch leaves them until GC), never on a long-lived app signal.
+  if (totalMs === undefined && callerSignal === NEVER_ABORTED) {
+    return { callerSignal, signal: NEVER_ABORTED, start, deadline: Infinity, end: noop };
   }
   const controller = new AbortController();
   const onAbort = () => controller.abort(callerSignal.reason);

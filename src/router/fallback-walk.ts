@@ -2,7 +2,7 @@ import { cooldownMs } from '../llm/rate-limit-headers.js';
 import { abortedError } from '../llm/classify.js';
 import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { Clock } from '../policy/clock.js';
-import type { PolicyContext } from '../policy/context.js';
+import { NEVER_ABORTED, type PolicyContext } from '../policy/context.js';
 import { isPolicyError } from '../policy/errors.js';
 import { retry, type RetryPolicy } from '../policy/retry.js';
 import { retryIfError } from '../policy/retry-condition.js';
@@ -17,6 +17,7 @@ import type { RouterEvent } from './router-events.js';
 import type { CooldownReason, TargetRuntime } from './target-runtime.js';
 import { toLlmError } from './to-llm-error.js';
 import { raceAbort } from './race-abort.js';
+import { openUnderBreaker } from './stream-breaker.js';
 
 /** How each target retries before the router moves on. */
 export interface TargetRetryOptions {
@@ -150,7 +151,7 @@ function hedged<T>(
       const controller = new AbortController();
       const onAbort = () => controller.abort(settings.signal.reason);
       if (settings.signal.aborted) controller.abort(settings.signal.reason);
-      else settings.signal.addEventListener('abort', onAbort, { once: true });
+      else if (settings.signal !== NEVER_ABORTED) settings.signal.addEventListener('abort', onAbort, { once: true });
       lanes.push(controller);
       running++;
       const lane = lanes.length - 1;
@@ -336,7 +337,7 @@ async function runOnTarget<T>(
       settings.emit({ type: 'attempt', callId: settings.callId, at: startedAt, target: target.id, attempt: number, stream: settings.stream });
       runtime.inFlight++;
       try {
-        const value = await (runtime.breaker ? runtime.breaker.execute(once, ctx) : once(ctx));
+        const value = await (!runtime.breaker ? once(ctx) : settings.stream ? openUnderBreaker(runtime.breaker, once, ctx, clock) : runtime.breaker.execute(once, ctx));
         attempts.push({ target: target.id, attempt: number, outcome: 'success', startedAt, durationMs: clock.now() - startedAt, delayBeforeMs });
         return value;
       } catch (thrown) {

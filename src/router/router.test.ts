@@ -1,10 +1,12 @@
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { collectStream } from '../llm/collect-stream.js';
-import { isLlmError, type LlmError } from '../llm/llm-error.js';
+import { isLlmError, LlmError } from '../llm/llm-error.js';
 import type { ChatRequest } from '../llm/chat-request.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import { createVirtualClock, type VirtualClock } from '../policy/virtual-clock.js';
 import { simulated, type SimulatedOptions } from '../providers/simulated.js';
+import type { ChatProvider } from '../providers/provider.js';
 import { isAllTargetsFailedError, type AllTargetsFailedError } from './all-targets-failed.js';
 import { createRouter, DEFAULT_STREAM_IDLE_MS, type RouterOptions } from './router.js';
 import type { RouterEvent } from './router-events.js';
@@ -166,6 +168,23 @@ describe('router: the fallback walk', () => {
     expect(failures).toEqual([['overloaded', 5]]);
   });
 
+  it('a long-lived caller signal collects no listeners, even from providers that leave theirs (as fetch does)', async () => {
+    const leaky: ChatProvider = {
+      name: 'leaky',
+      protocol: 'function',
+      chat: async (_request, call) => {
+        call.signal.addEventListener('abort', () => {});
+        return { text: 'ok', toolCalls: [], finishReason: 'stop' };
+      },
+      async *stream() {},
+    };
+    const router = createRouter({ targets: [{ provider: leaky, model: 'm' }] });
+    const app = new AbortController();
+    for (let i = 0; i < 30; i++) await router.chat({ ...ask, signal: app.signal });
+    expect(getEventListeners(app.signal, 'abort')).toHaveLength(0);
+    router.close();
+  });
+
   it('says when the earliest target returns if all are cooling down', async () => {
     const { clock, router } = setup({
       a: { faults: [{ kind: 'rate_limit', retryAfter: '40s' }] },
@@ -195,11 +214,17 @@ describe('router: the fallback walk', () => {
     ]);
   });
 
-  it('gives no retryAfterMs when a failed target stays available', async () => {
-    const { clock, router } = setup({ a: { faults: [{ kind: 'server' }] } }, { retry: { attempts: 1 }, breaker: false });
+  it('gives no retryAfterMs when a failed target stays available, even if another cools down', async () => {
+    const { clock, router } = setup(
+      { a: { faults: [{ kind: 'server' }] }, b: { faults: [{ kind: 'rate_limit', retryAfter: '40s' }] } },
+      { retry: { attempts: 1, maxRetryAfter: '5s' }, breaker: false },
+    );
     const error = await failure(clock.run(router.chat(ask)));
+    expect(error.attempts.map((a) => [a.target, a.availableAt])).toEqual([
+      ['a', undefined],
+      ['b', 40_000],
+    ]);
     expect(error.retryAfterMs).toBeUndefined();
-    expect(error.attempts[0]!.availableAt).toBeUndefined();
   });
 
   it('opens the breaker after the threshold, skips the target, and half-opens later', async () => {
@@ -345,6 +370,14 @@ describe('router: streaming and the commit point', () => {
     expect(text(events)).toContain('[b/m]');
     expect(clock.now() - started).toBe(DEFAULT_STREAM_IDLE_MS);
     expect(providers.a!.control.aborted).toBe(1);
+  });
+
+  it('the default idle timeout never cuts a longer first-token wait the route allows', async () => {
+    // Silent for 6 minutes before the first token, under firstToken: 10m and no idle set.
+    const { clock, router } = setup({ a: { firstToken: '6m' } }, { timeouts: { firstToken: '10m' } });
+    const { events, error } = await clock.run(collectEvents(router.stream(ask)));
+    expect(error).toBeUndefined();
+    expect(text(events)).toContain('[a/m]');
   });
 
   it('the idle timer measures each gap, not the whole stream, and not the consumer\'s own pauses', async () => {
@@ -635,5 +668,110 @@ describe('router: a stream provider that ignores its signal', () => {
     expect(error?.code).toBe('idle_timeout');
     expect(clock.now() - started).toBe(5000);
     router.close();
+  });
+});
+
+describe('router: a stream is judged on how it ends, not on its first token', () => {
+  /** A raw provider that plays `script` as its stream. */
+  const raw = (name: string, script: () => StreamEvent[]): ChatProvider => ({
+    name,
+    protocol: 'function',
+    chat: async () => ({ text: name, toolCalls: [], finishReason: 'stop' }),
+    async *stream() {
+      for (const event of script()) yield event;
+    },
+  });
+
+  it('failures after the first token trip the breaker, so a target that cuts every stream is skipped', async () => {
+    const { clock, router, providers, events } = setup(
+      { a: { faults: [{ kind: 'cut', when: 'mid_stream', afterChunks: 1 }] }, b: {} },
+      { breaker: { consecutive: 3, openFor: '30s' }, retry: { attempts: 1 } },
+    );
+    for (let i = 0; i < 3; i++) expect((await clock.run(collectEvents(router.stream(ask)))).error?.kind).toBe('connection');
+    expect(events.filter((e) => e.type === 'breaker')).toEqual([expect.objectContaining({ target: 'a', from: 'closed', to: 'open' })]);
+    const { events: next, error } = await clock.run(collectEvents(router.stream(ask)));
+    expect(error).toBeUndefined();
+    expect(text(next)).toContain('[b/m]');
+    expect(providers.a!.control.calls).toBe(3);
+  });
+
+  it('a consumer that stops at finish had the whole answer: a success, and the breaker hears so', async () => {
+    const { clock, router, events } = setup({ a: {} }, { breaker: { consecutive: 1, openFor: '30s' } });
+    const read = async () => {
+      for await (const event of router.stream(ask)) if (event.type === 'finish') break;
+    };
+    await clock.run(read());
+    expect(events.filter((e) => e.type === 'success' || e.type === 'failure').map((e) => e.type)).toEqual(['success']);
+    expect(router.runtime('a')!.breaker!.state).toBe('closed');
+  });
+
+  it('a provider that reports its failure as an error event, or ends without finish, falls back before the commit', async () => {
+    const overloaded = new LlmError({ kind: 'overloaded', message: 'busy' });
+    for (const script of [() => [{ type: 'start' } as StreamEvent, { type: 'error', error: overloaded } as StreamEvent], () => [{ type: 'start' } as StreamEvent]]) {
+      const router = createRouter({
+        targets: [
+          { provider: raw('a', script), model: 'm' },
+          { provider: raw('b', () => [{ type: 'start' }, { type: 'text', text: 'from b' }, { type: 'finish', finishReason: 'stop' }]), model: 'm' },
+        ],
+        retry: { attempts: 1 },
+      });
+      const { events, error } = await collectEvents(router.stream(ask));
+      expect(error).toBeUndefined();
+      expect(text(events)).toBe('from b');
+      router.close();
+    }
+  });
+
+  it('a stream cut after the first token without finish is a typed error, never a clean end', async () => {
+    const router = createRouter({ targets: [{ provider: raw('a', () => [{ type: 'start' }, { type: 'text', text: 'half' }]), model: 'm' }] });
+    const { events, error } = await collectEvents(router.stream(ask));
+    expect(text(events)).toBe('half');
+    expect(error?.kind).toBe('connection');
+    expect(error?.code).toBe('stream_truncated');
+    router.close();
+  });
+
+  it('an answer filtered before any content falls back when the route says so, as chat does', async () => {
+    const { clock, router } = setup({ a: { faults: [{ kind: 'filtered' }] }, b: {} }, { errors: { fallbackOnContentFilter: true } });
+    const { events, error } = await clock.run(collectEvents(router.stream(ask)));
+    expect(error).toBeUndefined();
+    expect(text(events)).toContain('[b/m]');
+  });
+
+  it('rate-limit headers on a stream that say nothing is left cool the target down, as on chat', async () => {
+    const limited = raw('a', () => [
+      { type: 'start', rateLimit: { requests: { limit: 10, remaining: 0, resetMs: 20_000 } } },
+      { type: 'text', text: 'last one' },
+      { type: 'finish', finishReason: 'stop' },
+    ]);
+    const clock = createVirtualClock();
+    const router = createRouter({
+      targets: [
+        { provider: limited, model: 'm', id: 'a' },
+        { provider: raw('b', () => [{ type: 'start' }, { type: 'text', text: 'from b' }, { type: 'finish', finishReason: 'stop' }]), model: 'm', id: 'b' },
+      ],
+      clock,
+    });
+    expect(text((await clock.run(collectEvents(router.stream(ask)))).events)).toBe('last one');
+    expect(text((await clock.run(collectEvents(router.stream(ask)))).events)).toBe('from b');
+    router.close();
+  });
+});
+
+describe('router: options', () => {
+  it('refuses a strategy that is not a function (the YAML spelling is not the library one)', () => {
+    const provider = simulated({ name: 'a' });
+    expect(() => createRouter({ targets: [{ provider, model: 'm' }], strategy: 'round-robin' as never })).toThrow(/strategy must be a strategy function.*"round-robin"/);
+  });
+});
+
+describe('router: the shared never-aborting signal', () => {
+  it('concurrent streams without a caller signal hang no listener on it', async () => {
+    const { NEVER_ABORTED } = await import('../policy/context.js');
+    const { clock, router } = setup({ a: { chunkInterval: 10 } });
+    const streams = Array.from({ length: 12 }, () => collectEvents(router.stream(ask)));
+    await clock.advance(5);
+    expect(getEventListeners(NEVER_ABORTED, 'abort')).toHaveLength(0);
+    await clock.run(Promise.all(streams));
   });
 });

@@ -1,6 +1,6 @@
 import type { ChatRequest } from '../llm/chat-request.js';
 import type { ChatResponse } from '../llm/chat-response.js';
-import { abortedError, contentFilterError } from '../llm/classify.js';
+import { abortedError, contentFilterError, truncatedStreamError } from '../llm/classify.js';
 import { cooldownMs } from '../llm/rate-limit-headers.js';
 import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
@@ -17,6 +17,7 @@ import { decideAction, mergeErrorRules, type ErrorRules } from './error-rules.js
 import { createTargetRetry, walkTargets, type TargetRetry, type TargetRetryOptions, type WalkSettings } from './fallback-walk.js';
 import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterFailureEvent, type RouterEvent } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
+import { settleStream } from './stream-breaker.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import { toTarget, type Target, type TargetOptions } from './target.js';
@@ -38,7 +39,8 @@ export interface RouterTimeouts {
   firstToken?: Duration;
   /**
    * Streams: the longest silence between two events, the wait for the first one included. Default
-   * 5 minutes, so no stream can hang for ever (long enough for a reasoning model's silent thinking).
+   * 5 minutes (or `firstToken` / `attempt` when longer), so no stream can hang for ever, while a
+   * reasoning model may think in silence as long as the route allows.
    */
   idle?: Duration;
 }
@@ -141,14 +143,19 @@ export function createRouter(options: RouterOptions): Router {
   const store = options.store ?? createMemoryStore({ clock });
   const keyPrefix = options.keyPrefix ?? 'ballast:';
   const strategy = options.strategy ?? priorityStrategy;
+  if (typeof strategy !== 'function') {
+    throw new TypeError(`createRouter: strategy must be a strategy function such as priority() or roundRobin(), got ${JSON.stringify(strategy)}`);
+  }
   const random = options.random ?? Math.random;
   const rules = options.errors ?? {};
   const events = createEmitter<RouterEvent>();
   const { budget, totalMs, attemptTimeout, cooldowns, hedge, breaker: breakerOptions } = resolveWalkOptions(options, clock);
   const t = options.timeouts ?? {};
+  const firstTokenMs = t.firstToken === undefined ? undefined : toMs(t.firstToken);
   const streamTimeouts = {
-    firstTokenMs: t.firstToken === undefined ? undefined : toMs(t.firstToken),
-    idleMs: t.idle === undefined ? DEFAULT_STREAM_IDLE_MS : toMs(t.idle),
+    firstTokenMs,
+    // The default idle timer also runs before the first token: never shorter than a wait the route allows there.
+    idleMs: t.idle === undefined ? Math.max(DEFAULT_STREAM_IDLE_MS, firstTokenMs ?? 0, t.attempt === undefined ? 0 : toMs(t.attempt)) : toMs(t.idle),
   };
   const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
   const retryOptions = options.retry ?? {};
@@ -253,6 +260,23 @@ export function createRouter(options: RouterOptions): Router {
     }
   };
 
+  /** Streams carry the rate-limit headers on their start event: the same cooldown as a chat answer's. */
+  const noteStreamRateLimit = (stream: CommittedStream, callId: number) => {
+    const start = stream.buffered.find((e) => e.type === 'start');
+    if (start?.type === 'start' && start.rateLimit) noteRateLimit(stream.runtime, start, callId);
+  };
+
+  /** An answer filtered before any content is a failure to fall back from, when the route says so (as for chat). */
+  const refuseFiltered = (stream: CommittedStream): CommittedStream => {
+    if (!rules.fallbackOnContentFilter || !stream.ended) return stream;
+    const finish = stream.buffered.find((e) => e.type === 'finish');
+    if (finish?.type !== 'finish' || finish.finishReason !== 'content_filter') return stream;
+    stream.abort();
+    stream.release();
+    const { target } = stream.runtime;
+    throw contentFilterError(finish.rawFinishReason, { provider: target.provider.name, model: target.model });
+  };
+
   const router: Router = {
     async chat(request, callOptions) {
       if (callOptions?.maxCost !== undefined) checkMaxCost(callOptions.maxCost);
@@ -302,14 +326,23 @@ export function createRouter(options: RouterOptions): Router {
         let current: CommittedStream | undefined;
         let finished = false;
         let failedReported = false;
+        let sawFinish = false;
+        let ttftMs = 0;
+        let usage: RoutedResponse['usage'] | undefined;
+        const succeed = () => {
+          finished = true;
+          settleStream(current!, 'success');
+          events.emit({ type: 'success', callId, at: clock.now(), target: target!, stream: true, durationMs: clock.now() - scope.start, ttftMs, usage, attempts });
+        };
         try {
           const first = await walkTargets(
             candidatesFor(request, true, callOptions, attempts),
             settings,
-            (runtime, signal) => openUntilCommit(runtime, upstream, signal, scope.signal, clock, streamTimeouts),
+            (runtime, signal) => openUntilCommit(runtime, upstream, signal, scope.signal, clock, streamTimeouts).then(refuseFiltered),
             attempts,
             hedge,
             (late) => {
+              settleStream(late, 'ignore');
               late.abort(new Error('another hedge committed first'));
               late.release();
             },
@@ -317,14 +350,15 @@ export function createRouter(options: RouterOptions): Router {
           current = first.value;
           target = first.runtime.target.id;
           fallbacks = first.fallbacks;
+          ttftMs = current.ttftMs;
           first.runtime.observeLatency(current.ttftMs, 'ttft');
           current.runtime.inFlight++;
+          noteStreamRateLimit(current, callId);
 
           // Exactly one start reaches the consumer, whatever the attempts before the commit (or a resume) sent.
           let started = false;
           let written = '';
           let openToolCalls = 0;
-          let usage: RoutedResponse['usage'] | undefined;
           let resumesLeft = resume ? (resume.attempts ?? 1) : 0;
           const failed = new Set<string>();
           for (;;) {
@@ -335,11 +369,16 @@ export function createRouter(options: RouterOptions): Router {
                 else if (current.ended) break;
                 else {
                   const step = await current.next();
-                  if (step.done) break;
+                  if (step.done) {
+                    if (!sawFinish) throw truncatedStreamError({ provider: current.runtime.target.provider.name, model: current.runtime.target.model });
+                    break;
+                  }
                   event = step.value;
                 }
                 if (event.type === 'start' && started) continue;
+                if (event.type === 'error') throw event.error;
                 started = true;
+                if (event.type === 'finish') sawFinish = true;
                 if (event.type === 'text') written += event.text;
                 else if (event.type === 'usage') usage = event.usage;
                 else if (event.type === 'tool-call-start') openToolCalls++;
@@ -353,6 +392,7 @@ export function createRouter(options: RouterOptions): Router {
               const failedTarget = current.runtime.target;
               const error = streamError(thrown, failedTarget, scope);
               recordMidStreamFailure(attempts, failedTarget.id, error, clock.now());
+              settleStream(current, { error });
               if (resumesLeft <= 0 || scope.signal.aborted || openToolCalls > 0 || written === '' || !isResumable(error)) throw error;
               resumesLeft--;
               failed.add(failedTarget.id);
@@ -377,21 +417,25 @@ export function createRouter(options: RouterOptions): Router {
               );
               current = next.value;
               current.runtime.inFlight++;
+              sawFinish = false;
+              noteStreamRateLimit(current, callId);
               fallbacks += next.fallbacks + 1;
               events.emit({ type: 'fallback', callId, at: clock.now(), from: failedTarget.id, to: next.runtime.target.id, error });
               target = next.runtime.target.id;
             }
           }
-          finished = true;
-          events.emit({ type: 'success', callId, at: clock.now(), target: target!, stream: true, durationMs: clock.now() - scope.start, ttftMs: first.value.ttftMs, usage, attempts });
+          succeed();
         } catch (thrown) {
           const error = current ? streamError(thrown, current.runtime.target, scope) : asFinalError(thrown, attempts, clock.now());
           failedReported = true;
           reportFailure(callId, true, scope.start, error, attempts);
           throw error;
         } finally {
+          // A consumer that stops once the answer is finished (a `break` on `finish`) had it all.
+          if (current && !finished && !failedReported && sawFinish) succeed();
           if (current && !finished && !failedReported) {
             // The consumer stopped reading: the call ends here, as an abort of its own.
+            settleStream(current, 'ignore');
             reportFailure(callId, true, scope.start, abortedError(new Error('stream closed by the consumer')), attempts);
           }
           if (current) {
@@ -464,10 +508,6 @@ function streamError(thrown: unknown, target: Target, scope: CallScope): LlmErro
 }
 
 /**
- * The request as providers get it. Its signal is already linked into every attempt's signal (the
- * call scope), so it is left out: adapters would otherwise combine the two on every attempt.
- */
-/**
  * A committed attempt that fails mid-stream was recorded as a success at its commit point: that
  * record becomes the failure (one attempt, one record), its duration running to the failure.
  */
@@ -479,9 +519,14 @@ function recordMidStreamFailure(attempts: AttemptRecord[], target: string, error
     attempts[i] = { ...record, outcome: 'failure', kind: error.kind, status: error.status, message, durationMs: now - record.startedAt };
     return;
   }
-  attempts.push({ target, attempt: 1, outcome: 'failure', kind: error.kind, status: error.status, message, startedAt: now, durationMs: 0, delayBeforeMs: 0 });
+  const attempt = attempts.filter((a) => a.target === target && a.outcome !== 'skipped').length + 1;
+  attempts.push({ target, attempt, outcome: 'failure', kind: error.kind, status: error.status, message, startedAt: now, durationMs: 0, delayBeforeMs: 0 });
 }
 
+/**
+ * The request as providers get it. Its signal is already linked into every attempt's signal (the
+ * call scope), so it is left out: adapters would otherwise combine the two on every attempt.
+ */
 function withoutSignal(request: ChatRequest): ChatRequest {
   if (request.signal === undefined) return request;
   const { signal: _signal, ...rest } = request;

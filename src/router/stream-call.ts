@@ -1,8 +1,9 @@
-import { timeoutError } from '../llm/classify.js';
+import { timeoutError, truncatedStreamError } from '../llm/classify.js';
 import type { ChatRequest } from '../llm/chat-request.js';
 import { isContentEvent, type StreamEvent } from '../llm/stream-events.js';
 import type { Clock } from '../policy/clock.js';
 import type { Dispose } from '../policy/events.js';
+import { NEVER_ABORTED } from '../policy/context.js';
 import type { TargetRuntime } from './target-runtime.js';
 import { toLlmError } from './to-llm-error.js';
 
@@ -54,13 +55,16 @@ export async function openUntilCommit(
   const onAttemptAbort = () => controller.abort(attemptSignal.reason);
   // Without an attempt timeout the attempt's signal is the call's: one listener is enough.
   const sameSignal = attemptSignal === callSignal;
+  // The shared never-aborting signal gets no listeners: concurrent streams would pile them up on it.
+  const watchCall = callSignal !== NEVER_ABORTED;
+  const watchAttempt = !sameSignal && attemptSignal !== NEVER_ABORTED;
   if (callSignal.aborted) controller.abort(callSignal.reason);
-  else callSignal.addEventListener('abort', onCallAbort, { once: true });
-  if (!sameSignal) attemptSignal.addEventListener('abort', onAttemptAbort, { once: true });
+  else if (watchCall) callSignal.addEventListener('abort', onCallAbort, { once: true });
+  if (watchAttempt) attemptSignal.addEventListener('abort', onAttemptAbort, { once: true });
   let stopIdleTimer: Dispose = () => {};
   const release = () => {
-    callSignal.removeEventListener('abort', onCallAbort);
-    if (!sameSignal) attemptSignal.removeEventListener('abort', onAttemptAbort);
+    if (watchCall) callSignal.removeEventListener('abort', onCallAbort);
+    if (watchAttempt) attemptSignal.removeEventListener('abort', onAttemptAbort);
     stopIdleTimer();
   };
 
@@ -85,12 +89,16 @@ export async function openUntilCommit(
     for (;;) {
       const step = await read();
       if (step.done) {
+        // A stream that ends without its terminal event is cut, not an answer (DESIGN).
+        if (!buffered.some((e) => e.type === 'finish')) throw truncatedStreamError({ provider: target.provider.name, model: target.model });
         // A complete answer without content (e.g. an empty reply): nothing more to read.
         return { runtime, buffered, next: read, abort: stop, ended: true, ttftMs: clock.now() - startedAt, release };
       }
+      // A provider may report its failure as an event rather than by throwing.
+      if (step.value.type === 'error') throw toLlmError(step.value.error, target);
       buffered.push(step.value);
       if (isContentEvent(step.value)) {
-        attemptSignal.removeEventListener('abort', onAttemptAbort);
+        if (watchAttempt) attemptSignal.removeEventListener('abort', onAttemptAbort);
         return { runtime, buffered, next: read, abort: stop, ended: false, ttftMs: clock.now() - startedAt, release };
       }
     }
