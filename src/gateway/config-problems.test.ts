@@ -48,6 +48,17 @@ describe('config problems: values from the environment', () => {
     expect(out.join('\n')).not.toContain(env.MODEL);
   });
 
+  it("the schema's own list of allowed values is never rewritten, even when a variable holds one of them", () => {
+    const out = validateConfig(
+      { providers: { a: { type: '${KIND}' }, b: { type: 'nope' } } },
+      { env: { KIND: 'openai' } },
+    );
+    expect(out.ok).toBe(false);
+    const text = out.ok ? '' : out.problems.map(formatProblem).join('\n');
+    expect(text).toContain('"openai"');
+    expect(text).not.toContain('${KIND}');
+  });
+
   it('a value from a default (${VAR:-default}) is written in the file, and shown', () => {
     const out = check({ providers: { az: { type: 'openai', baseURL: '${UNSET_BASE:-not a url}' } } });
     expect(out).toEqual(['providers.az.baseURL: expected a URL such as https://api.example.com/v1, got "not a url"']);

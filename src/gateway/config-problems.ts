@@ -73,17 +73,19 @@ export function describeShape(value: unknown): string {
 export const MIN_SCRUBBED = 6;
 
 /**
- * Replaces every environment value of `uses` quoted in a problem by its `${NAME}`. A safety net
- * for problems made outside the schema; values shorter than {@link MIN_SCRUBBED} are left alone
- * (they cannot be told apart from ordinary words).
+ * Replaces every environment value of `uses` quoted in a problem by its `${NAME}`. A safety net;
+ * values shorter than {@link MIN_SCRUBBED} are left alone (they cannot be told apart from ordinary
+ * words). `expected` too only when the problem's own text may quote config values (route
+ * references list target ids); a schema's expected text (allowed values such as `"openai"`) is
+ * never a secret and stays as written.
  */
-export function scrubEnvValues(problem: ConfigProblem, uses: readonly EnvValueUse[]): ConfigProblem {
+export function scrubEnvValues(problem: ConfigProblem, uses: readonly EnvValueUse[], options: { expected?: boolean } = {}): ConfigProblem {
   let { expected, got } = problem;
   for (const use of uses) {
     use.values.forEach((value, i) => {
       if (value.length < MIN_SCRUBBED) return;
       const ref = `\${${use.names[i]}}`;
-      expected = expected.split(value).join(ref);
+      if (options.expected) expected = expected.split(value).join(ref);
       got = got.split(value).join(ref);
     });
   }
@@ -98,7 +100,7 @@ export function hideEnvValues(problems: readonly ConfigProblem[], uses: readonly
   const byPath = new Map(uses.map((use) => [use.path, use]));
   return problems.map((problem) => {
     const use = byPath.get(problem.path);
-    return scrubEnvValues(use ? { ...problem, got: describeHidden(use) } : problem, uses);
+    return scrubEnvValues(use ? { ...problem, got: describeHidden(use) } : problem, uses, { expected: true });
   });
 }
 

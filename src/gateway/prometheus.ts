@@ -176,7 +176,7 @@ export async function renderPrometheus(snapshots: readonly RouterMetricsSnapshot
   }
   if (extra.gateway) {
     const { inFlight, demo, storeConnected } = extra.gateway;
-    if (inFlight !== undefined) new Gauge({ name: 'ballast_gateway_in_flight_requests', help: 'HTTP requests the gateway is answering now.', registers: [registry] }).set(inFlight);
+    if (inFlight !== undefined) new Gauge({ name: 'ballast_gateway_in_flight_requests', help: 'Chat completions the gateway is answering now.', registers: [registry] }).set(inFlight);
     if (demo !== undefined) new Gauge({ name: 'ballast_demo_mode', help: '1 when the gateway runs on simulated providers (demo mode).', registers: [registry] }).set(demo ? 1 : 0);
     if (storeConnected !== undefined) {
       new Gauge({ name: 'ballast_store_connected', help: '1 while the shared state store (Redis) is connected and in step; 0 while this replica runs on its own state.', registers: [registry] }).set(storeConnected ? 1 : 0);

@@ -1,3 +1,4 @@
+import { NEVER_ABORTED } from './context.js';
 import type { Dispose } from './events.js';
 
 /** A child signal that aborts with its parent's reason, or by itself via `abort(reason)`. */
@@ -15,6 +16,8 @@ export function linkSignal(parent: AbortSignal): LinkedSignal {
     controller.abort(parent.reason);
     return { signal: controller.signal, abort: () => {}, dispose: () => {} };
   }
+  // Nothing to follow: no listener on the shared never-aborted signal.
+  if (parent === NEVER_ABORTED) return { signal: controller.signal, abort: (reason) => controller.abort(reason), dispose: () => {} };
   const onAbort = () => controller.abort(parent.reason);
   parent.addEventListener('abort', onAbort, { once: true });
   return {

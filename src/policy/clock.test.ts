@@ -1,5 +1,7 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { realClock } from './clock.js';
+import { NEVER_ABORTED } from './context.js';
 
 // The real clock is exercised only for its wiring (zero-length waits); timing logic is tested on the virtual clock.
 describe('realClock', () => {
@@ -8,6 +10,12 @@ describe('realClock', () => {
     const now = realClock.now();
     expect(now).toBeGreaterThanOrEqual(before);
     expect(now).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('a sleep on the shared never-aborting signal adds no listener to it', async () => {
+    const sleeps = Array.from({ length: 20 }, () => realClock.sleep(1, NEVER_ABORTED));
+    expect(getEventListeners(NEVER_ABORTED, 'abort')).toHaveLength(0);
+    await Promise.all(sleeps);
   });
 
   it('runs and cancels timers', async () => {

@@ -1,3 +1,4 @@
+import { NEVER_ABORTED } from './context.js';
 import type { Dispose } from './events.js';
 
 /**
@@ -21,7 +22,8 @@ export function sleepWith(setTimer: Clock['setTimer']): Clock['sleep'] {
         reject(signal.reason);
         return;
       }
-      if (!signal) {
+      // A signal that can never abort needs no listener (a shared one would collect them).
+      if (!signal || signal === NEVER_ABORTED) {
         setTimer(ms, resolve);
         return;
       }

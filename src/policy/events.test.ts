@@ -37,6 +37,29 @@ describe('createEmitter', () => {
     error.mockRestore();
   });
 
+  it('logs a rejection from an async listener instead of leaving it unhandled', async () => {
+    const emitter = createEmitter<number>();
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const seen: number[] = [];
+      emitter.on(async () => {
+        throw new Error('sink down');
+      });
+      emitter.on((n) => seen.push(n));
+      expect(() => emitter.emit(3)).not.toThrow();
+      expect(seen).toEqual([3]);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).not.toHaveBeenCalled();
+      expect(error).toHaveBeenCalledOnce();
+      expect(error.mock.calls[0]![1]).toMatchObject({ message: 'sink down' });
+    } finally {
+      process.off('unhandledRejection', unhandled);
+      error.mockRestore();
+    }
+  });
+
   it('does not call a listener added during an emit until the next one', () => {
     const emitter = createEmitter<number>();
     const seen: number[] = [];

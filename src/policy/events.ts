@@ -8,7 +8,10 @@ export type EventSubscriber<T> = (listener: (event: T) => void) => Dispose;
 export interface Emitter<T> {
   /** Adds a listener; returns the function that removes it. */
   readonly on: EventSubscriber<T>;
-  /** Calls every listener in subscription order. A throwing listener never breaks the caller. */
+  /**
+   * Calls every listener in subscription order. A throwing listener never breaks the caller, and
+   * neither does one returning a promise that rejects: both are logged.
+   */
   emit(event: T): void;
   /** True when at least one listener is subscribed (lets callers skip building events). */
   readonly active: boolean;
@@ -34,9 +37,11 @@ export function createEmitter<T>(): Emitter<T> {
       const current = listeners;
       for (let i = 0; i < current.length; i++) {
         try {
-          current[i]!(event);
+          // Typed as returning void, but an async listener returns a promise: catch its rejection.
+          const result: unknown = current[i]!(event);
+          if (isThenable(result)) result.then(undefined, reportListenerError);
         } catch (error) {
-          console.error('ballast: an event listener threw', error);
+          reportListenerError(error);
         }
       }
     },
@@ -44,4 +49,18 @@ export function createEmitter<T>(): Emitter<T> {
       return listeners.length > 0;
     },
   };
+}
+
+/** Logs an error thrown (or rejected) by a listener; it never reaches the emitter's caller. */
+function reportListenerError(error: unknown): void {
+  console.error('ballast: an event listener threw', error);
+}
+
+/** True for a promise or any object with a callable `then`. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }

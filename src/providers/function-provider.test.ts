@@ -4,6 +4,8 @@ import type { ChatResponse } from '../llm/chat-response.js';
 import { collectStream } from '../llm/collect-stream.js';
 import { LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
+import { getEventListeners } from 'node:events';
+import { NEVER_ABORTED } from '../policy/context.js';
 import { TimeoutError } from '../policy/errors.js';
 import { functionProvider, toLlmError, wrapFunction } from './function-provider.js';
 import type { ProviderCall } from './provider.js';
@@ -247,6 +249,16 @@ describe('functionProvider: stream', () => {
 });
 
 describe('functionProvider: cancellation', () => {
+  it('adds no listener to the shared never-aborting signal', async () => {
+    let release: (text: string) => void = () => {};
+    const gate = new Promise<string>((resolve) => (release = resolve));
+    const provider = functionProvider({ name: 'local', chat: () => gate });
+    const pending = Array.from({ length: 20 }, () => provider.chat({ ...request, signal: NEVER_ABORTED }, call(NEVER_ABORTED)));
+    expect(getEventListeners(NEVER_ABORTED, 'abort')).toHaveLength(0);
+    release('ok');
+    expect((await Promise.all(pending)).map((r) => r.text)).toEqual(Array(20).fill('ok'));
+  });
+
   it('passes the signal to the function; its abort is aborted, never classified', async () => {
     const controller = new AbortController();
     let sawAbort = false;

@@ -6,6 +6,7 @@ import { isErrorKind, type ErrorKind } from '../llm/error-kind.js';
 import { LlmError, isLlmError } from '../llm/llm-error.js';
 import type { HeadersLike } from '../llm/rate-limit-headers.js';
 import type { StreamEvent } from '../llm/stream-events.js';
+import { NEVER_ABORTED } from '../policy/context.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
 
 /** Maps a thrown value to an error kind, or `undefined` to leave it to the default rules. */
@@ -233,7 +234,8 @@ function isStreamEvent(value: unknown): value is StreamEvent {
 }
 
 function callSignal(call: ProviderCall, request: ChatRequest): AbortSignal {
-  if (!request.signal || request.signal === call.signal) return call.signal;
+  if (!request.signal || request.signal === call.signal || request.signal === NEVER_ABORTED) return call.signal;
+  if (call.signal === NEVER_ABORTED) return request.signal;
   return AbortSignal.any([call.signal, request.signal]);
 }
 
@@ -243,11 +245,13 @@ function callSignal(call: ProviderCall, request: ChatRequest): AbortSignal {
  */
 function untilAborted<T>(start: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal?.aborted) return Promise.reject(signal.reason as unknown);
+  // A signal that can never abort gets no listener (the shared one would collect them).
+  const watched = signal === NEVER_ABORTED ? undefined : signal;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal?.reason as unknown);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => reject(watched?.reason as unknown);
+    watched?.addEventListener('abort', onAbort, { once: true });
     const settle = (then: () => void) => {
-      signal?.removeEventListener('abort', onAbort);
+      watched?.removeEventListener('abort', onAbort);
       then();
     };
     try {

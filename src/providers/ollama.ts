@@ -330,13 +330,8 @@ export function ollama(options: OllamaOptions = {}): ChatProvider {
       }
     },
 
-    async *stream(request, call): AsyncGenerator<StreamEvent, void, undefined> {
-      const { ctx, response } = start(request, call, true);
-      try {
-        yield* events(ctx, await response, call);
-      } catch (error) {
-        throw scrubSecrets(error, ctx, secrets);
-      }
+    stream(request, call): AsyncGenerator<StreamEvent, void, undefined> {
+      return events(request, call);
     },
   };
 
@@ -358,37 +353,43 @@ export function ollama(options: OllamaOptions = {}): ChatProvider {
     return result;
   }
 
-  async function* events(ctx: HttpCallContext, response: TransportResponse, call: ProviderCall): AsyncGenerator<StreamEvent, void, undefined> {
-    const values = ndjsonValues(ctx, response);
-    let started = false;
-    let toolIndex = 0;
-    // Leaving this loop early (an error, a return, the consumer's break) closes `values`, which
-    // cancels the body and releases the connection.
-    for await (const value of values) {
-      if (isObject(value) && value.error !== undefined) throw classifyStreamError(name, value, { model: call.model });
-      const chunk = readChunk(ctx, value);
-      if (!started) {
-        started = true;
-        yield chunk.model === undefined ? { type: 'start' } : { type: 'start', model: chunk.model };
+  // One generator from the request to the last event (no delegating wrapper): each event costs one async step.
+  async function* events(request: ChatRequest, call: ProviderCall): AsyncGenerator<StreamEvent, void, undefined> {
+    const { ctx, response } = start(request, call, true);
+    try {
+      const values = ndjsonValues(ctx, await response);
+      let started = false;
+      let toolIndex = 0;
+      // Leaving this loop early (an error, a return, the consumer's break) closes `values`, which
+      // cancels the body and releases the connection.
+      for await (const value of values) {
+        if (isObject(value) && value.error !== undefined) throw classifyStreamError(name, value, { model: call.model });
+        const chunk = readChunk(ctx, value);
+        if (!started) {
+          started = true;
+          yield chunk.model === undefined ? { type: 'start' } : { type: 'start', model: chunk.model };
+        }
+        if (chunk.thinking) yield { type: 'reasoning', text: chunk.thinking };
+        if (chunk.content) yield { type: 'text', text: chunk.content };
+        for (const c of chunk.toolCalls) {
+          const index = toolIndex++;
+          const id = c.id ?? newToolCallId();
+          yield { type: 'tool-call-start', index, id, name: c.name };
+          yield { type: 'tool-call-delta', index, argumentsDelta: c.rawArguments };
+          yield { type: 'tool-call-end', index, id, name: c.name, arguments: c.arguments, rawArguments: c.rawArguments };
+        }
+        if (chunk.done) {
+          if (chunk.usage) yield { type: 'usage', usage: chunk.usage };
+          const finish: FinishEvent = { type: 'finish', finishReason: toFinishReason(chunk.doneReason, toolIndex > 0) };
+          if (chunk.doneReason !== undefined) finish.rawFinishReason = chunk.doneReason;
+          yield finish;
+          // The terminal object: stop here rather than wait on a server that keeps the body open.
+          return;
+        }
       }
-      if (chunk.thinking) yield { type: 'reasoning', text: chunk.thinking };
-      if (chunk.content) yield { type: 'text', text: chunk.content };
-      for (const c of chunk.toolCalls) {
-        const index = toolIndex++;
-        const id = c.id ?? newToolCallId();
-        yield { type: 'tool-call-start', index, id, name: c.name };
-        yield { type: 'tool-call-delta', index, argumentsDelta: c.rawArguments };
-        yield { type: 'tool-call-end', index, id, name: c.name, arguments: c.arguments, rawArguments: c.rawArguments };
-      }
-      if (chunk.done) {
-        if (chunk.usage) yield { type: 'usage', usage: chunk.usage };
-        const finish: FinishEvent = { type: 'finish', finishReason: toFinishReason(chunk.doneReason, toolIndex > 0) };
-        if (chunk.doneReason !== undefined) finish.rawFinishReason = chunk.doneReason;
-        yield finish;
-        // The terminal object: stop here rather than wait on a server that keeps the body open.
-        return;
-      }
+      throw truncatedStreamError({ provider: name, model: call.model });
+    } catch (error) {
+      throw scrubSecrets(error, ctx, secrets);
     }
-    throw truncatedStreamError({ provider: name, model: call.model });
   }
 }

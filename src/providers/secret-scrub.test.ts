@@ -51,13 +51,10 @@ describe('secrets echoed by an upstream error', () => {
 });
 
 describe('providerSecrets / scrubSecrets', () => {
-  it('takes the key, header values and the token of a Bearer value, leaving short values alone', () => {
-    expect(providerSecrets('sk-123456', { authorization: 'Bearer tok-abcdef', 'x-n': '1', org: 'org-12345' })).toEqual([
-      'Bearer tok-abcdef',
-      'tok-abcdef',
-      'sk-123456',
-      'org-12345',
-    ]);
+  it('takes the key, credential headers and the token of a Bearer value; not ordinary headers, nor tiny values', () => {
+    expect(
+      providerSecrets('sk-1', { authorization: 'Bearer tok-abcdef', 'x-api-key': 'k-98765', 'content-type': 'application/json', org: 'org-12345', 'x-token': 'ab' }),
+    ).toEqual(['Bearer tok-abcdef', 'tok-abcdef', 'k-98765', 'sk-1']);
     expect(providerSecrets(undefined, undefined)).toEqual([]);
   });
 

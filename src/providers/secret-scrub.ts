@@ -2,13 +2,15 @@ import { classifyThrown } from '../llm/classify.js';
 import { isLlmError, LlmError } from '../llm/llm-error.js';
 import type { HttpCallContext } from './http.js';
 
-/** Header values shorter than this are not treated as secrets: masking them would mangle messages. */
-const MIN_SECRET = 6;
+/** Secrets shorter than this are not masked: masking them would mangle ordinary words. */
+const MIN_SECRET = 4;
+/** Extra headers whose values are credentials (a proxy's auth, a gateway key); others are left alone. */
+const SENSITIVE_HEADER = /auth|key|token|secret|cookie|session|signature|password|credential/i;
 
 /**
- * What an adapter must never let into an error: its API key and the values of its extra headers
- * (a proxy's auth, an organization id), with the token of a `Bearer` / `Basic` value on its own,
- * since upstream error bodies sometimes echo what they were sent in shapes `redactSecrets` cannot know.
+ * What an adapter must never let into an error: its API key, the values of its extra headers
+ * that carry credentials, and the token of any `Bearer` / `Basic` value on its own, since
+ * upstream error bodies sometimes echo what they were sent in shapes `redactSecrets` cannot know.
  */
 export function providerSecrets(apiKey: string | undefined, headers: Readonly<Record<string, string>> | undefined): string[] {
   const secrets = new Set<string>();
@@ -17,10 +19,11 @@ export function providerSecrets(apiKey: string | undefined, headers: Readonly<Re
     if (trimmed && trimmed.length >= MIN_SECRET) secrets.add(trimmed);
   };
   add(apiKey);
-  for (const value of Object.values(headers ?? {})) {
+  for (const [name, value] of Object.entries(headers ?? {})) {
     if (typeof value !== 'string') continue;
-    add(value);
-    add(/^(?:bearer|basic)\s+(.+)$/i.exec(value.trim())?.[1]);
+    const token = /^(?:bearer|basic)\s+(.+)$/i.exec(value.trim())?.[1];
+    if (token || SENSITIVE_HEADER.test(name)) add(value);
+    add(token);
   }
   // Longest first, so a token inside a longer secret does not leave the rest of it behind.
   return [...secrets].sort((a, b) => b.length - a.length);

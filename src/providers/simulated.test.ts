@@ -4,6 +4,8 @@ import { collectStream } from '../llm/collect-stream.js';
 import { ERROR_KINDS, type ErrorKind } from '../llm/error-kind.js';
 import { LlmError, isLlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
+import { getEventListeners } from 'node:events';
+import { NEVER_ABORTED } from '../policy/context.js';
 import { TimeoutError } from '../policy/errors.js';
 import { createVirtualClock, type VirtualClock } from '../policy/virtual-clock.js';
 import type { ProviderCall } from './provider.js';
@@ -411,6 +413,14 @@ describe('simulated: stalls, cuts, slowness, filtering', () => {
     expect(p.control.aborted).toBe(1);
     expect(p.control.inFlight).toBe(0);
     expect(p.control.log[0]).toMatchObject({ outcome: 'aborted', aborted: true, fault: 'stall', chunks: 0, endedAt: 3_600_000 });
+  });
+
+  it('a stall on the shared never-aborting signal adds no listener to it', async () => {
+    const { clock, p } = setup({ faults: [{ kind: 'stall' }] });
+    const stalled = track(p.chat(request(), call('m', NEVER_ABORTED)));
+    await clock.advance(60_000);
+    expect(stalled.state).toBe('pending');
+    expect(getEventListeners(NEVER_ABORTED, 'abort')).toHaveLength(0);
   });
 
   it('a stall mid-stream sends some text, then nothing; an attempt timeout ends it as kind timeout', async () => {

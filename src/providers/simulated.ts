@@ -6,6 +6,7 @@ import { LlmError, isLlmError } from '../llm/llm-error.js';
 import type { RateLimitInfo } from '../llm/rate-limit-headers.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import { realClock, type Clock } from '../policy/clock.js';
+import { NEVER_ABORTED } from '../policy/context.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
 import {
   deriveSeed,
@@ -253,7 +254,9 @@ export function simulated(options: SimulatedOptions = {}): SimulatedProvider {
   async function stall(a: Active, fault: CompiledFault): Promise<void> {
     if (fault.stallForMs !== undefined) return wait(a, fault.stallForMs);
     checkAbort(a);
-    await new Promise<never>((_, reject) => a.signal.addEventListener('abort', () => reject(abortError(a)), { once: true }));
+    await new Promise<never>((_, reject) => {
+      if (a.signal !== NEVER_ABORTED) a.signal.addEventListener('abort', () => reject(abortError(a)), { once: true });
+    });
   }
 
   const slowFactor = (a: Active) => (a.fault?.kind === 'slow' ? a.fault.factor : 1);

@@ -1,6 +1,7 @@
 import type { ChatProvider } from '../providers/provider.js';
 import type { ErrorRules } from './error-rules.js';
 import type { TargetRetryOptions } from './fallback-walk.js';
+import { checkRetryOptions } from './walk-options.js';
 
 /** Prices in US dollars per million tokens. */
 export interface TokenPrices {
@@ -61,14 +62,32 @@ export function toTarget(options: TargetOptions, index: number): Target {
   }
   const weight = options.weight ?? 1;
   if (!(weight >= 0) || !Number.isFinite(weight)) throw new TypeError(`targets[${index}].weight: expected a number >= 0`);
+  const priority = options.priority ?? index;
+  if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+    throw new TypeError(`targets[${index}].priority: expected a finite number, got ${String(priority)}`);
+  }
+  const { contextWindow, cost } = options;
+  if (contextWindow !== undefined && !(typeof contextWindow === 'number' && contextWindow > 0)) {
+    throw new TypeError(`targets[${index}].contextWindow: expected a number of tokens > 0, got ${String(contextWindow)}`);
+  }
+  if (cost !== undefined) {
+    if (!cost || typeof cost !== 'object') throw new TypeError(`targets[${index}].cost: expected { input, output } in US dollars per million tokens`);
+    for (const field of ['input', 'output'] as const) {
+      const price = cost[field];
+      if (typeof price !== 'number' || !(price >= 0) || !Number.isFinite(price)) {
+        throw new TypeError(`targets[${index}].cost.${field}: expected US dollars per million tokens >= 0, got ${String(price)}`);
+      }
+    }
+  }
+  checkRetryOptions(options.retry, `targets[${index}].retry`);
   return Object.freeze({
     id: options.id ?? `${options.provider.name}/${options.model}`,
     provider: options.provider,
     model: options.model,
-    priority: options.priority ?? index,
+    priority,
     weight,
-    contextWindow: options.contextWindow,
-    cost: options.cost ? Object.freeze({ ...options.cost }) : undefined,
+    contextWindow,
+    cost: cost ? Object.freeze({ ...cost }) : undefined,
     supportsStream: options.supportsStream ?? true,
     supportsTools: options.supportsTools ?? true,
     tags: Object.freeze([...(options.tags ?? [])]),
