@@ -86,6 +86,16 @@ describe('undiciTransport safety-net timers', () => {
     expect(classified.code).toBe('attempt_timeout');
   });
 
+  it('setTimeouts changes the timers for the requests that follow (the gateway follows its routes)', async () => {
+    const pool2 = undiciTransport();
+    pool2.setTimeouts({ headersMs: 50, bodyMs: 50 });
+    const error = await pool2
+      .transport({ url: `${server.url}/slow`, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: new AbortController().signal })
+      .then(() => undefined, (e: unknown) => e);
+    expect(classifyThrown(error, { provider: 'p', model: 'm' }).code).toBe('attempt_timeout');
+    await pool2.close();
+  });
+
   it('a body silent for too long: an idle timeout', async () => {
     const response = await sendQuick('/stall');
     const reader = response.body[Symbol.asyncIterator]();

@@ -20,6 +20,7 @@ import { corsPolicy, type CorsPolicy } from './cors.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelList, modelObject } from './models.js';
 import { undiciTransport } from './undici-transport.js';
+import { upstreamTimeouts } from './upstream-timeouts.js';
 import { readBody } from './read-body.js';
 import { sendError, sendJson } from './respond.js';
 import { errorBody } from './http-errors.js';
@@ -170,7 +171,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const keyPrefix = storeKeyPrefix(storeConfig);
   const demo = options.demo ?? false;
   const events = createEmitter<GatewayEvent>();
-  const pool = options.transport ? undefined : undiciTransport();
+  const pool = options.transport ? undefined : undiciTransport(upstreamTimeoutOptions(options.config));
   const transport = options.transport ?? pool!.transport;
   const extras = new Map<string, Extra>();
   let fallthroughs: Fallthrough[] = [];
@@ -495,6 +496,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }
       applyServerSettings(config);
       live = activate(table);
+      pool?.setTimeouts(upstreamTimeouts(checked.config));
       previous.retired = true;
       if (previous.refs === 0) shutDown(previous);
       logger.info('config reloaded', { routes: [...table.routes.keys()] });
@@ -536,6 +538,11 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   return gateway;
+}
+
+function upstreamTimeoutOptions(config: GatewayConfig): { headersTimeoutMs: number; bodyTimeoutMs: number } {
+  const { headersMs, bodyMs } = upstreamTimeouts(config);
+  return { headersTimeoutMs: headersMs, bodyTimeoutMs: bodyMs };
 }
 
 function safeDecode(text: string): string {

@@ -23,6 +23,8 @@ export interface UndiciTransportOptions {
 /** A pooled {@link Transport} and what releases its connections. */
 export interface PooledTransport {
   transport: Transport;
+  /** Changes the safety-net timers for requests from now on (the gateway follows its routes' timeouts). */
+  setTimeouts(limits: { headersMs: number; bodyMs: number }): void;
   /** Closes every pooled connection. */
   close(): Promise<void>;
 }
@@ -46,6 +48,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
     bodyTimeout: options.bodyTimeoutMs ?? 300_000,
   });
 
+  let limits = { headersMs: options.headersTimeoutMs ?? 600_000, bodyMs: options.bodyTimeoutMs ?? 300_000 };
+
   const transport: Transport = async (request) => {
     const { signal } = request;
     signal.throwIfAborted();
@@ -59,6 +63,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
         headers: request.headers,
         body: request.body,
         signal,
+        headersTimeout: limits.headersMs,
+        bodyTimeout: limits.bodyMs,
       });
     } catch (error) {
       throw signal.aborted ? signal.reason : error;
@@ -68,6 +74,9 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
 
   return {
     transport,
+    setTimeouts(next) {
+      limits = { ...next };
+    },
     // Requests still running after a grace period (an upstream that never finishes a body) are cut.
     close: async () => {
       let timer: NodeJS.Timeout | undefined;
