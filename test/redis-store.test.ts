@@ -8,6 +8,8 @@ import { circuitBreaker } from '../src/policy/circuit-breaker.js';
 import { createVirtualClock } from '../src/policy/virtual-clock.js';
 import type { JsonValue } from '../src/policy/state-store.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/store/redis-store.js';
+import { simulated } from '../src/providers/simulated.js';
+import { createRouter } from '../src/router/router.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const PREFIX = `ballast-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}:`;
@@ -111,6 +113,35 @@ describe('redis store: replicas share state', () => {
       }),
     ).rejects.toMatchObject({ code: 'circuit_open' });
     expect(called).toBe(false);
+  });
+});
+
+describe('redis store: routers on it', () => {
+  it('routers take the store\'s prefix by default, so a cooldown learnt by one keeps the other away', async () => {
+    const s = scope();
+    const clock = createVirtualClock();
+    const build = async () => {
+      const limited = simulated({ name: 'a', clock, faults: [{ kind: 'rate_limit', retryAfter: '30s' }] });
+      const backup = simulated({ name: 'b', clock });
+      return {
+        limited,
+        router: createRouter({ targets: [{ provider: limited, model: 'm', id: 'a' }, { provider: backup, model: 'm', id: 'b' }], store: await store(s), clock, retry: { attempts: 1 } }),
+      };
+    };
+    const one = await build();
+    const two = await build();
+    expect((await one.router.chat({ messages: [{ role: 'user', content: 'hi' }] })).target).toBe('b');
+    await expect.poll(() => two.router.runtime('a')!.availability(clock.now())?.reason).toBe('cooldown');
+    expect((await two.router.chat({ messages: [{ role: 'user', content: 'hi' }] })).target).toBe('b');
+    expect(two.limited.control.calls).toBe(0);
+    one.router.close();
+    two.router.close();
+  });
+
+  it('a keyPrefix outside the store\'s prefix is refused: it would share nothing, silently', async () => {
+    const shared = await store(scope());
+    const provider = simulated({ name: 'a' });
+    expect(() => createRouter({ targets: [{ provider, model: 'm' }], store: shared, keyPrefix: 'elsewhere:' })).toThrow(/keyPrefix: expected a prefix under the store's prefix/);
   });
 });
 

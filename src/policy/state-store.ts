@@ -19,6 +19,11 @@ export interface StateStore {
   subscribe(key: string, listener: (value: JsonValue | undefined) => void): Dispose;
   /** How a shared store is doing (for `/status` and logs); a local store need not say. */
   health?(): StoreHealth;
+  /**
+   * The prefix every key must start with to be shared (a Redis store shares only keys under its
+   * own); routers on this store use it as their default `keyPrefix`.
+   */
+  readonly keyPrefix?: string;
 }
 
 /** What a shared store reports about itself. Never holds a secret. */

@@ -18,6 +18,7 @@ import { createTargetRetry, walkTargets, type TargetRetry, type TargetRetryOptio
 import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterFailureEvent, type RouterEvent } from './router-events.js';
 import { openUntilCommit, type CommittedStream } from './stream-call.js';
 import { settleStream } from './stream-breaker.js';
+import { sharedKeyPrefix } from './key-prefix.js';
 import { priorityStrategy, type Strategy } from './strategy.js';
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import { toTarget, type Target, type TargetOptions } from './target.js';
@@ -76,7 +77,10 @@ export interface RouterOptions {
   clock?: Clock;
   /** Where breaker states and cooldowns live; default in memory. Share one to share state. */
   store?: StateStore;
-  /** Prefix of the store's keys, to keep several routers apart in one store. Default `ballast:`. */
+  /**
+   * Prefix of the store's keys, to keep several routers apart in one store. Default the store's own
+   * `keyPrefix` (a Redis store's `prefix`, so that what it shares is what the router writes), else `ballast:`.
+   */
   keyPrefix?: string;
   /** Random source of the strategies and of the default retry jitter; default `Math.random`. */
   random?: () => number;
@@ -141,7 +145,7 @@ export function createRouter(options: RouterOptions): Router {
   if (!options || !Array.isArray(options.targets)) throw new TypeError('createRouter: `targets` must be an array');
   const clock = options.clock ?? realClock;
   const store = options.store ?? createMemoryStore({ clock });
-  const keyPrefix = options.keyPrefix ?? 'ballast:';
+  const keyPrefix = sharedKeyPrefix(options.store, options.keyPrefix, '');
   const strategy = options.strategy ?? priorityStrategy;
   if (typeof strategy !== 'function') {
     throw new TypeError(`createRouter: strategy must be a strategy function such as priority() or roundRobin(), got ${JSON.stringify(strategy)}`);

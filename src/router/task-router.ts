@@ -16,6 +16,7 @@ import { routerEventSubscriptions, type RouterEventSubscriptions, type RouterEve
 import { createTargetRuntime, type TargetRuntime } from './target-runtime.js';
 import type { Target } from './target.js';
 import { toLlmError } from './to-llm-error.js';
+import { sharedKeyPrefix } from './key-prefix.js';
 
 /** One backend of a task router: any async function (a TTS call, an embedding, a query). */
 export interface TaskTarget<I, O> {
@@ -94,7 +95,7 @@ export function createTaskRouter<I, O>(options: TaskRouterOptions<I, O>): TaskRo
   if (!options || !Array.isArray(options.targets)) throw new TypeError('createTaskRouter: `targets` must be an array');
   const clock = options.clock ?? realClock;
   const store = options.store ?? createMemoryStore({ clock });
-  const keyPrefix = options.keyPrefix ?? 'ballast:task:';
+  const keyPrefix = sharedKeyPrefix(options.store, options.keyPrefix, 'task:');
   const rules = options.errors ?? {};
   const events = createEmitter<RouterEvent>();
   const { budget, totalMs, attemptTimeout, cooldowns, hedge, breaker: breakerOptions } = resolveWalkOptions(options, clock);

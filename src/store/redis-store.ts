@@ -318,6 +318,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
 
   return {
     ready,
+    keyPrefix: prefix,
     get(key) {
       return live(key)?.value;
     },
