@@ -775,3 +775,37 @@ describe('router: the shared never-aborting signal', () => {
     await clock.run(Promise.all(streams));
   });
 });
+
+describe('router: requests no provider could take', () => {
+  it('fail typed before any upstream call: no messages, an empty list, an unknown role', async () => {
+    const { router, providers } = setup({ a: {} });
+    const bad = [null, {}, { messages: [] }, { messages: 'hi' }, { messages: [{ role: 'robot', content: 'x' }] }] as unknown as ChatRequest[];
+    for (const request of bad) {
+      const error = await router.chat(request).then(() => undefined, (e: unknown) => e);
+      expect(isLlmError(error) && error.kind).toBe('invalid_request');
+      const streamed = await collectEvents(router.stream(request));
+      expect(streamed.events).toEqual([]);
+      expect(streamed.error?.kind).toBe('invalid_request');
+    }
+    expect((await router.chat({ messages: [{ role: 'robot', content: 'x' }] } as unknown as ChatRequest).catch((e: Error) => e.message))).toBe(
+      'request.messages[0].role: expected system, user, assistant or tool, got "robot"',
+    );
+    expect(providers.a!.control.calls).toBe(0);
+  });
+
+  it('a provider that sends no start still gives the consumer exactly one', async () => {
+    const bare: ChatProvider = {
+      name: 'bare',
+      protocol: 'function',
+      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
+      async *stream() {
+        yield { type: 'text', text: 'hi' };
+        yield { type: 'finish', finishReason: 'stop' };
+      },
+    };
+    const router = createRouter({ targets: [{ provider: bare, model: 'm' }] });
+    const { events } = await collectEvents(router.stream(ask));
+    expect(events.map((e) => e.type)).toEqual(['start', 'text', 'finish']);
+    router.close();
+  });
+});

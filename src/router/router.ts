@@ -2,7 +2,7 @@ import type { ChatRequest } from '../llm/chat-request.js';
 import type { ChatResponse } from '../llm/chat-response.js';
 import { abortedError, contentFilterError, truncatedStreamError } from '../llm/classify.js';
 import { cooldownMs } from '../llm/rate-limit-headers.js';
-import { isLlmError, type LlmError } from '../llm/llm-error.js';
+import { isLlmError, LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
 import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import { realClock, type Clock } from '../policy/clock.js';
@@ -283,6 +283,7 @@ export function createRouter(options: RouterOptions): Router {
 
   const router: Router = {
     async chat(request, callOptions) {
+      checkRequest(request);
       if (callOptions?.maxCost !== undefined) checkMaxCost(callOptions.maxCost);
       const callId = nextCallId++;
       const scope = callScope(request);
@@ -323,6 +324,7 @@ export function createRouter(options: RouterOptions): Router {
       let target: string | undefined;
       let fallbacks = 0;
       const iterate = async function* (): AsyncGenerator<StreamEvent> {
+        checkRequest(request);
         const callId = nextCallId++;
         const scope = callScope(request);
         const upstream = withoutSignal(request);
@@ -381,6 +383,8 @@ export function createRouter(options: RouterOptions): Router {
                 }
                 if (event.type === 'start' && started) continue;
                 if (event.type === 'error') throw event.error;
+                // Exactly one start, even from a provider that sends none.
+                if (!started && event.type !== 'start') yield { type: 'start' };
                 started = true;
                 if (event.type === 'finish') sawFinish = true;
                 if (event.type === 'text') written += event.text;
@@ -509,6 +513,30 @@ function streamError(thrown: unknown, target: Target, scope: CallScope): LlmErro
   if (scope.callerSignal.aborted) return abortedError(scope.callerSignal.reason, { provider: target.provider.name, model: target.model });
   if (scope.signal.aborted) return toLlmError(scope.signal.reason, target);
   return toLlmError(thrown, target);
+}
+
+const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
+
+/**
+ * A request that no provider could take fails here, typed, rather than upstream as a 400 (or as
+ * `[null]` in the body): `messages` must be a non-empty list of messages with a known role.
+ */
+function checkRequest(request: ChatRequest): void {
+  const messages: unknown = (request as Partial<ChatRequest> | null | undefined)?.messages;
+  const problem = !Array.isArray(messages)
+    ? `request.messages: expected a list of messages, got ${messages === undefined ? 'nothing' : typeof messages}`
+    : messages.length === 0
+      ? 'request.messages: expected at least one message, got an empty list'
+      : messages.findIndex((m: unknown) => typeof m !== 'object' || m === null || !ROLES.has(String((m as { role?: unknown }).role)));
+  if (typeof problem === 'string') throw new LlmError({ kind: 'invalid_request', message: problem, code: 'invalid_request' });
+  if (problem !== -1) {
+    const role = (messages as Array<{ role?: unknown } | null>)[problem]?.role;
+    throw new LlmError({
+      kind: 'invalid_request',
+      message: `request.messages[${problem}].role: expected system, user, assistant or tool, got ${JSON.stringify(role) ?? 'nothing'}`,
+      code: 'invalid_request',
+    });
+  }
 }
 
 /**
