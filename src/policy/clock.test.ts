@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { realClock } from './clock.js';
@@ -73,19 +72,4 @@ describe('realClock', () => {
       expect(vi.getTimerCount()).toBe(0);
     });
   });
-});
-
-describe('realClock: weak timers', () => {
-  it('a weak timer does not keep the process alive; a plain one does', () => {
-    const run = (options: string) =>
-      spawnSync(
-        process.execPath,
-        ['--import', 'tsx', '--input-type=module', '-e', `const { realClock } = await import(${JSON.stringify(new URL('./clock.ts', import.meta.url).href)}); realClock.setTimer(500, () => process.exit(3)${options});`],
-        { timeout: 15_000, encoding: 'utf8' },
-      );
-    const weak = run(', { weak: true }');
-    expect(weak.status).toBe(0);
-    // A plain timer holds the process until it fires.
-    expect(run('').status).toBe(3);
-  }, 30_000);
 });

@@ -9,18 +9,9 @@ export interface Clock {
   /** Current time in milliseconds (epoch-based for the real clock). */
   now(): number;
   /** Calls `fn` after `ms` milliseconds (never when `ms` is `Infinity`); the returned function cancels it. */
-  setTimer(ms: number, fn: () => void, options?: TimerOptions): Dispose;
+  setTimer(ms: number, fn: () => void): Dispose;
   /** Resolves after `ms`; rejects at once with `signal.reason` when the signal aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-/** Options of {@link Clock.setTimer}. */
-export interface TimerOptions {
-  /**
-   * A watchdog: the timer alone does not keep the process alive (Node's `unref`). For guards over
-   * work that keeps the process alive by itself (a socket read), so that a forgotten guard does not.
-   */
-  weak?: boolean;
 }
 
 /** Builds an abortable `sleep` from a clock's `setTimer`. */
@@ -52,25 +43,16 @@ export function sleepWith(setTimer: Clock['setTimer']): Clock['sleep'] {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const never: Dispose = () => {};
 
-/** Node's timers can be unref'd; a browser's are plain numbers. */
-function weaken(handle: ReturnType<typeof setTimeout>, options: TimerOptions | undefined): void {
-  if (options?.weak && typeof handle === 'object' && typeof (handle as { unref?: unknown }).unref === 'function') {
-    (handle as { unref(): void }).unref();
-  }
-}
-
-function setRealTimer(ms: number, fn: () => void, options?: TimerOptions): Dispose {
+function setRealTimer(ms: number, fn: () => void): Dispose {
   if (ms === Infinity) return never;
   if (!(ms > MAX_TIMER_MS)) {
     const handle = setTimeout(fn, Math.max(0, ms));
-    weaken(handle, options);
     return () => clearTimeout(handle);
   }
   // Longer delays (about 24.8 days and up) are slept in legs.
   let handle: ReturnType<typeof setTimeout>;
   const arm = (left: number): void => {
     handle = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left);
-    weaken(handle, options);
   };
   arm(ms);
   return () => clearTimeout(handle);

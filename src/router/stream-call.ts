@@ -28,8 +28,6 @@ export interface CommittedStream {
   release: Dispose;
 }
 
-const WEAK = { weak: true } as const;
-
 /** Marks why the router itself aborted an upstream stream. */
 class StreamTimerAbort extends Error {
   constructor(readonly scope: 'first_token' | 'idle', readonly timeoutMs: number) {
@@ -129,8 +127,6 @@ function readWithIdle(
   let reading = false;
   let stopped = false;
   let cancelTimer: Dispose | undefined;
-  // Weak: a pending read on a socket keeps the process alive by itself, and a consumer that drops
-  // the stream without `return()` must not leave a timer holding the process for minutes.
   const arm = (ms: number) => {
     cancelTimer = clock.setTimer(ms, () => {
       cancelTimer = undefined;
@@ -139,7 +135,7 @@ function readWithIdle(
       const waited = clock.now() - readStartedAt;
       if (waited >= idleMs!) controller.abort(new StreamTimerAbort('idle', idleMs!));
       else arm(idleMs! - waited);
-    }, WEAK);
+    });
   };
   const failure = (error: unknown) => {
     const reason: unknown = controller.signal.reason;
