@@ -126,6 +126,11 @@ export type CircuitOutcome = 'success' | 'ignore' | { error: unknown };
 export interface CircuitTicket {
   /** Applies the outcome; `durationMs` (default: since `acquire`) decides whether it was slow. */
   settle(outcome: CircuitOutcome, durationMs?: number): void;
+  /**
+   * Frees a half-open probe's slot before the outcome is known (a stream past its first token), so
+   * that a long or abandoned call does not hold back the next probes; the outcome still counts.
+   */
+  release(): void;
 }
 
 /** A circuit breaker policy (see {@link circuitBreaker}). */
@@ -383,10 +388,10 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
   };
 
   /** Applies a finished call to the state, if the state is still the one that admitted it. */
-  const settle = (result: CallResult, slow: boolean, probe: boolean, callEpoch: number) => {
+  const settle = (result: CallResult, slow: boolean, probe: boolean, callEpoch: number, holdsSlot = probe) => {
     if (callEpoch !== epoch) return;
     if (probe) {
-      probesInFlight--;
+      if (holdsSlot) probesInFlight--;
       if (result === IGNORED) return;
       if (result === FAILED) open('probe_failed');
       else if (slow) open('probe_slow');
@@ -413,52 +418,62 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     // As above: carry on with local state.
   }
 
-  const acquire = (ctx: PolicyContext): CircuitTicket['settle'] => {
+  const acquire = (ctx: PolicyContext): CircuitTicket => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const probe = state === 'closed' ? false : admit();
     const callEpoch = epoch;
     const timed = slowMs !== Infinity || successes.active || failures.active;
     const start = timed ? clock.now() : NaN;
     let settled = false;
-    return (outcome, measuredMs) => {
-      if (settled) return;
-      settled = true;
-      const durationMs = measuredMs ?? (timed ? clock.now() - start : NaN);
-      const slow = durationMs > slowMs;
-      if (outcome === 'success') {
-        settle(SUCCEEDED, slow, probe, callEpoch);
-        if (successes.active) successes.emit({ durationMs, slow });
-        return;
-      }
-      if (outcome === 'ignore') {
-        settle(IGNORED, slow, probe, callEpoch);
-        return;
-      }
-      // A caller who gave up tells nothing about the target; a timeout does.
-      const callerAbort = ctx.signal.aborted && !isPolicyError(ctx.signal.reason, 'timeout');
-      const counted = !callerAbort && countsAsFailure(outcome.error, ctx);
-      settle(counted ? FAILED : callerAbort ? IGNORED : SUCCEEDED, slow, probe, callEpoch);
-      if (failures.active) failures.emit({ error: outcome.error, durationMs, slow, counted });
+    let holdsSlot = probe;
+    return {
+      release() {
+        if (!holdsSlot) return;
+        holdsSlot = false;
+        if (callEpoch === epoch) probesInFlight--;
+      },
+      settle(outcome, measuredMs) {
+        if (settled) return;
+        settled = true;
+        const held = holdsSlot;
+        holdsSlot = false;
+        const durationMs = measuredMs ?? (timed ? clock.now() - start : NaN);
+        const slow = durationMs > slowMs;
+        if (outcome === 'success') {
+          settle(SUCCEEDED, slow, probe, callEpoch, held);
+          if (successes.active) successes.emit({ durationMs, slow });
+          return;
+        }
+        if (outcome === 'ignore') {
+          settle(IGNORED, slow, probe, callEpoch, held);
+          return;
+        }
+        // A caller who gave up tells nothing about the target; a timeout does.
+        const callerAbort = ctx.signal.aborted && !isPolicyError(ctx.signal.reason, 'timeout');
+        const counted = !callerAbort && countsAsFailure(outcome.error, ctx);
+        settle(counted ? FAILED : callerAbort ? IGNORED : SUCCEEDED, slow, probe, callEpoch, held);
+        if (failures.active) failures.emit({ error: outcome.error, durationMs, slow, counted });
+      },
     };
   };
 
   const policy: CircuitBreakerPolicy = {
     async execute<T>(operation: Operation<T>, executeOptions?: ExecuteOptions): Promise<T> {
       const ctx = asContext(executeOptions);
-      const finish = acquire(ctx);
+      const ticket = acquire(ctx);
       let value: T;
       try {
         value = await operation(ctx);
       } catch (error) {
-        finish({ error });
+        ticket.settle({ error });
         throw error;
       }
-      finish('success');
+      ticket.settle('success');
       return value;
     },
 
     acquire(executeOptions?: ExecuteOptions): CircuitTicket {
-      return { settle: acquire(asContext(executeOptions)) };
+      return acquire(asContext(executeOptions));
     },
 
     get state() {

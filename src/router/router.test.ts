@@ -809,3 +809,71 @@ describe('router: requests no provider could take', () => {
     router.close();
   });
 });
+
+describe('router: how a committed stream ends, from the review', () => {
+  const events3 = (): StreamEvent[] => [{ type: 'start' }, { type: 'text', text: 'partial' }];
+
+  it('a consumer that breaks on finish still stops the upstream (its cleanup runs)', async () => {
+    let aborted = false;
+    let cleaned = false;
+    const provider: ChatProvider = {
+      name: 'p',
+      protocol: 'function',
+      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
+      async *stream(_request, call) {
+        call.signal.addEventListener('abort', () => (aborted = true));
+        try {
+          yield { type: 'start' };
+          yield { type: 'text', text: 'done' };
+          yield { type: 'finish', finishReason: 'stop' };
+          yield { type: 'usage', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } };
+        } finally {
+          cleaned = true;
+        }
+      },
+    };
+    const router = createRouter({ targets: [{ provider, model: 'm' }] });
+    for await (const event of router.stream(ask)) if (event.type === 'finish') break;
+    expect(aborted).toBe(true);
+    expect(cleaned).toBe(true);
+    router.close();
+  });
+
+  it("the call's own total deadline cutting a healthy answer does not count against the target", async () => {
+    const { clock, router } = setup({ a: { chunkInterval: 50 } }, { timeouts: { total: '100ms' }, breaker: { consecutive: 2, openFor: '30s' } });
+    const long: ChatRequest = { messages: [{ role: 'user', content: 'alpha beta gamma delta epsilon zeta eta theta' }] };
+    for (let i = 0; i < 3; i++) expect((await clock.run(collectEvents(router.stream(long)))).error?.kind).toBe('timeout');
+    expect(router.runtime('a')!.breaker!.state).toBe('closed');
+  });
+
+  it('a resume whose walk fails leaves every in-flight count at 0', async () => {
+    const cut: ChatProvider = {
+      name: 'a',
+      protocol: 'function',
+      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
+      async *stream() {
+        for (const e of events3()) yield e;
+        throw new LlmError({ kind: 'connection', message: 'reset' });
+      },
+    };
+    const down: ChatProvider = {
+      name: 'b',
+      protocol: 'function',
+      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
+      // eslint-disable-next-line require-yield
+      async *stream() {
+        throw new LlmError({ kind: 'server', message: 'boom', status: 500 });
+      },
+    };
+    const router = createRouter({ targets: [{ provider: cut, model: 'm', id: 'A' }, { provider: down, model: 'm', id: 'B' }], resume: true, retry: { attempts: 1 } });
+    expect((await collectEvents(router.stream(ask))).error).toBeDefined();
+    expect([router.runtime('A')!.inFlight, router.runtime('B')!.inFlight]).toEqual([0, 0]);
+    router.close();
+  });
+
+  it('a system prompt alone (no messages) is a request providers take', async () => {
+    const { clock, router } = setup({ a: {} });
+    const answer = await clock.run(router.chat({ system: 'Read this aloud', messages: [] }));
+    expect(answer.target).toBe('a');
+  });
+});

@@ -4,7 +4,8 @@ import { abortedError, contentFilterError, truncatedStreamError } from '../llm/c
 import { cooldownMs } from '../llm/rate-limit-headers.js';
 import { isLlmError, LlmError } from '../llm/llm-error.js';
 import type { StreamEvent } from '../llm/stream-events.js';
-import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
+import type { CircuitBreakerOptions, CircuitOutcome } from '../policy/circuit-breaker.js';
+import { isPolicyError } from '../policy/errors.js';
 import { realClock, type Clock } from '../policy/clock.js';
 import { NEVER_ABORTED } from '../policy/context.js';
 import { toMs, type Duration } from '../policy/duration.js';
@@ -333,6 +334,10 @@ export function createRouter(options: RouterOptions): Router {
         let finished = false;
         let failedReported = false;
         let sawFinish = false;
+        // Read to its end (the upstream is done): only then is there nothing to stop.
+        let drained = false;
+        // The committed stream's inFlight count was already given back (a resume moved on).
+        let released = false;
         let ttftMs = 0;
         let usage: RoutedResponse['usage'] | undefined;
         const succeed = () => {
@@ -400,11 +405,12 @@ export function createRouter(options: RouterOptions): Router {
               const failedTarget = current.runtime.target;
               const error = streamError(thrown, failedTarget, scope);
               recordMidStreamFailure(attempts, failedTarget.id, error, clock.now());
-              settleStream(current, { error });
+              settleStream(current, breakerOutcome(error, scope));
               if (resumesLeft <= 0 || scope.signal.aborted || openToolCalls > 0 || written === '' || !isResumable(error)) throw error;
               resumesLeft--;
               failed.add(failedTarget.id);
               current.runtime.inFlight--;
+              released = true;
               current.abort(error);
               current.release();
               const partial = written;
@@ -425,6 +431,7 @@ export function createRouter(options: RouterOptions): Router {
               );
               current = next.value;
               current.runtime.inFlight++;
+              released = false;
               sawFinish = false;
               noteStreamRateLimit(current, callId);
               fallbacks += next.fallbacks + 1;
@@ -432,9 +439,11 @@ export function createRouter(options: RouterOptions): Router {
               target = next.runtime.target.id;
             }
           }
+          drained = true;
           succeed();
         } catch (thrown) {
           const error = current ? streamError(thrown, current.runtime.target, scope) : asFinalError(thrown, attempts, clock.now());
+          if (current) settleStream(current, breakerOutcome(error, scope));
           failedReported = true;
           reportFailure(callId, true, scope.start, error, attempts);
           throw error;
@@ -447,8 +456,10 @@ export function createRouter(options: RouterOptions): Router {
             reportFailure(callId, true, scope.start, abortedError(new Error('stream closed by the consumer')), attempts);
           }
           if (current) {
-            current.runtime.inFlight--;
-            if (!finished) current.abort(scope.callerSignal.aborted ? scope.callerSignal.reason : new Error('stream closed by the consumer'));
+            // A backstop: whatever path got here, the breaker hears of this stream once.
+            settleStream(current, 'ignore');
+            if (!released) current.runtime.inFlight--;
+            if (!drained) current.abort(scope.callerSignal.aborted ? scope.callerSignal.reason : new Error('stream closed by the consumer'));
             current.release();
           }
           scope.end();
@@ -519,14 +530,15 @@ const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool
 
 /**
  * A request that no provider could take fails here, typed, rather than upstream as a 400 (or as
- * `[null]` in the body): `messages` must be a non-empty list of messages with a known role.
+ * `[null]` in the body): `messages` must be a list of messages with a known role, not empty
+ * unless a `system` prompt says what to do.
  */
 function checkRequest(request: ChatRequest): void {
   const messages: unknown = (request as Partial<ChatRequest> | null | undefined)?.messages;
   const problem = !Array.isArray(messages)
     ? `request.messages: expected a list of messages, got ${messages === undefined ? 'nothing' : typeof messages}`
-    : messages.length === 0
-      ? 'request.messages: expected at least one message, got an empty list'
+    : messages.length === 0 && !(request as Partial<ChatRequest>).system
+      ? 'request.messages: expected at least one message (or a system prompt), got an empty list'
       : messages.findIndex((m: unknown) => typeof m !== 'object' || m === null || !ROLES.has(String((m as { role?: unknown }).role)));
   if (typeof problem === 'string') throw new LlmError({ kind: 'invalid_request', message: problem, code: 'invalid_request' });
   if (problem !== -1) {
@@ -537,6 +549,17 @@ function checkRequest(request: ChatRequest): void {
       code: 'invalid_request',
     });
   }
+}
+
+/**
+ * What a committed stream's end tells its target's breaker: nothing when the caller gave up or the
+ * call's own total deadline cut a healthy answer short (slowness is judged on the time to commit);
+ * otherwise the failure (a cut, a stall, an error frame).
+ */
+function breakerOutcome(error: LlmError, scope: CallScope): CircuitOutcome {
+  if (error.kind === 'aborted' || scope.callerSignal.aborted) return 'ignore';
+  if (scope.signal.aborted && isPolicyError(scope.signal.reason, 'timeout')) return 'ignore';
+  return { error };
 }
 
 /**

@@ -22,6 +22,9 @@ export async function openUnderBreaker<T>(breaker: CircuitBreakerPolicy, open: (
     throw error;
   }
   const commitMs = clock.now() - startedAt;
+  // A half-open probe's slot is free from the commit on: a long answer, or one the consumer
+  // abandons without a word, must not hold back the next probes.
+  ticket.release();
   if (typeof value === 'object' && value !== null) pending.set(value, (outcome) => ticket.settle(outcome, commitMs));
   else ticket.settle('success', commitMs);
   return value;

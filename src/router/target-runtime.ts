@@ -54,8 +54,15 @@ export function createTargetRuntime(
       ? undefined
       : circuitBreaker({ ...options.breaker, clock: options.clock, store: options.store, key: `${options.keyPrefix}breaker:${target.id}` } as CircuitBreakerOptions);
 
+  // A broken store never fails a request (DESIGN §4): a read that throws is no cooldown, a write
+  // that throws is lost (the breaker's store calls are guarded the same way).
   const readCooldown = (now: number): Cooldown | undefined => {
-    const value = options.store.get(cooldownKey);
+    let value: unknown;
+    try {
+      value = options.store.get(cooldownKey);
+    } catch {
+      return undefined;
+    }
     if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
     const { until, reason } = value as Record<string, unknown>;
     if (typeof until !== 'number' || until <= now) return undefined;
@@ -82,11 +89,19 @@ export function createTargetRuntime(
     coolDown(until, reason, now) {
       const current = readCooldown(now);
       if (until <= now || (current && current.until >= until)) return false;
-      options.store.set(cooldownKey, { until, reason }, until - now);
+      try {
+        options.store.set(cooldownKey, { until, reason }, until - now);
+      } catch {
+        return false;
+      }
       return true;
     },
     clearCooldown() {
-      options.store.delete(cooldownKey);
+      try {
+        options.store.delete(cooldownKey);
+      } catch {
+        // As above.
+      }
     },
     observeLatency(ms, kind) {
       if (kind === 'latency') runtime.latencyEwma = runtime.latencyEwma === undefined ? ms : runtime.latencyEwma + EWMA_ALPHA * (ms - runtime.latencyEwma);
