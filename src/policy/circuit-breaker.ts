@@ -183,6 +183,14 @@ type SharedState = {
 
 /** How a finished call counts: as a success, as a failure, or not at all (a caller's abort). */
 type CallResult = 0 | 1 | 2;
+/** What an admitted call's outcome needs: whether it probes, in which state epoch, since when. */
+interface Admitted {
+  probe: boolean;
+  epoch: number;
+  timed: boolean;
+  start: number;
+}
+
 const SUCCEEDED = 0;
 const FAILED = 1;
 const IGNORED = 2;
@@ -418,62 +426,68 @@ export function circuitBreaker(options: CircuitBreakerOptions = {}): CircuitBrea
     // As above: carry on with local state.
   }
 
-  const acquire = (ctx: PolicyContext): CircuitTicket => {
+  /** Applies how an admitted call ended (see {@link CircuitOutcome}). */
+  const finishCall = (ctx: PolicyContext, admitted: Admitted, outcome: CircuitOutcome, measuredMs: number | undefined, holdsSlot: boolean) => {
+    const durationMs = measuredMs ?? (admitted.timed ? clock.now() - admitted.start : NaN);
+    const slow = durationMs > slowMs;
+    if (outcome === 'success') {
+      settle(SUCCEEDED, slow, admitted.probe, admitted.epoch, holdsSlot);
+      if (successes.active) successes.emit({ durationMs, slow });
+      return;
+    }
+    if (outcome === 'ignore') {
+      settle(IGNORED, slow, admitted.probe, admitted.epoch, holdsSlot);
+      return;
+    }
+    // A caller who gave up tells nothing about the target; a timeout does.
+    const callerAbort = ctx.signal.aborted && !isPolicyError(ctx.signal.reason, 'timeout');
+    const counted = !callerAbort && countsAsFailure(outcome.error, ctx);
+    settle(counted ? FAILED : callerAbort ? IGNORED : SUCCEEDED, slow, admitted.probe, admitted.epoch, holdsSlot);
+    if (failures.active) failures.emit({ error: outcome.error, durationMs, slow, counted });
+  };
+
+  /** Lets a call in (or throws as a refusal) and notes what its outcome will need. */
+  const admitCall = (ctx: PolicyContext): Admitted => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     const probe = state === 'closed' ? false : admit();
-    const callEpoch = epoch;
     const timed = slowMs !== Infinity || successes.active || failures.active;
-    const start = timed ? clock.now() : NaN;
-    let settled = false;
-    let holdsSlot = probe;
-    return {
-      release() {
-        if (!holdsSlot) return;
-        holdsSlot = false;
-        if (callEpoch === epoch) probesInFlight--;
-      },
-      settle(outcome, measuredMs) {
-        if (settled) return;
-        settled = true;
-        const held = holdsSlot;
-        holdsSlot = false;
-        const durationMs = measuredMs ?? (timed ? clock.now() - start : NaN);
-        const slow = durationMs > slowMs;
-        if (outcome === 'success') {
-          settle(SUCCEEDED, slow, probe, callEpoch, held);
-          if (successes.active) successes.emit({ durationMs, slow });
-          return;
-        }
-        if (outcome === 'ignore') {
-          settle(IGNORED, slow, probe, callEpoch, held);
-          return;
-        }
-        // A caller who gave up tells nothing about the target; a timeout does.
-        const callerAbort = ctx.signal.aborted && !isPolicyError(ctx.signal.reason, 'timeout');
-        const counted = !callerAbort && countsAsFailure(outcome.error, ctx);
-        settle(counted ? FAILED : callerAbort ? IGNORED : SUCCEEDED, slow, probe, callEpoch, held);
-        if (failures.active) failures.emit({ error: outcome.error, durationMs, slow, counted });
-      },
-    };
+    return { probe, epoch, timed, start: timed ? clock.now() : NaN };
   };
 
   const policy: CircuitBreakerPolicy = {
     async execute<T>(operation: Operation<T>, executeOptions?: ExecuteOptions): Promise<T> {
       const ctx = asContext(executeOptions);
-      const ticket = acquire(ctx);
+      const admitted = admitCall(ctx);
       let value: T;
       try {
         value = await operation(ctx);
       } catch (error) {
-        ticket.settle({ error });
+        finishCall(ctx, admitted, { error }, undefined, admitted.probe);
         throw error;
       }
-      ticket.settle('success');
+      finishCall(ctx, admitted, 'success', undefined, admitted.probe);
       return value;
     },
 
     acquire(executeOptions?: ExecuteOptions): CircuitTicket {
-      return acquire(asContext(executeOptions));
+      const ctx = asContext(executeOptions);
+      const admitted = admitCall(ctx);
+      let settled = false;
+      let holdsSlot = admitted.probe;
+      return {
+        release() {
+          if (!holdsSlot) return;
+          holdsSlot = false;
+          if (admitted.epoch === epoch) probesInFlight--;
+        },
+        settle(outcome, durationMs) {
+          if (settled) return;
+          settled = true;
+          const held = holdsSlot;
+          holdsSlot = false;
+          finishCall(ctx, admitted, outcome, durationMs, held);
+        },
+      };
     },
 
     get state() {
