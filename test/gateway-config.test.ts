@@ -102,7 +102,7 @@ describe('validation messages: path, expected, got', () => {
             { provider: 'sim', model: 'a' },
             { provider: 'sim', model: 'a' },
           ],
-          timeouts: { total: '2 hours' },
+          timeouts: { total: '2 hours', idle: 0 },
           breaker: 'on',
           rules: [{ if: { hasTools: true }, use: { ids: ['sim/b'] } }],
         },
@@ -111,7 +111,8 @@ describe('validation messages: path, expected, got', () => {
     expect(lines(result)).toEqual(
       expect.arrayContaining([
         'providers.sim.latency: expected a duration such as "300ms" or a distribution such as { dist: lognormal, median: 300ms, p99: 2s }, got "soon"',
-        'routes.chat.timeouts.total: expected a duration such as 250 (ms) or "20s", got "2 hours"',
+        'routes.chat.timeouts.total: expected a duration above 0 such as "30s", got "2 hours"',
+        'routes.chat.timeouts.idle: expected a duration above 0 such as "30s", got number 0',
         'routes.chat.breaker: expected false or an object, got "on"',
         'routes.chat.targets[1].model: expected a target id unique in the route (set `id` to tell two targets of one provider and model apart), got a second "sim/a"',
         'routes.chat.rules[0].use.ids[0]: expected the id of a target of this route (sim/a), got "sim/b"',

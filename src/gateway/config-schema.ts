@@ -26,6 +26,8 @@ function isDuration(value: unknown): boolean {
 
 /** `250` (ms) or `"250ms"`, `"20s"`, `"1m30s"`, `"2h"`. */
 const duration = z.custom<number | string>(isDuration, 'a duration such as 250 (ms) or "20s"');
+/** A duration above zero: a timeout of 0 would fail every call (the router refuses it too). */
+const positiveDuration = z.custom<number | string>((value) => isDuration(value) && toMs(value as number | string) > 0, 'a duration above 0 such as "30s"');
 
 /** A fixed time or a distribution (`{ dist: lognormal, median: 300ms, p99: 2s }`). */
 const latency = z.custom<number | string | Record<string, unknown>>(
@@ -248,10 +250,10 @@ const route = obj({
     ])
     .optional(),
   timeouts: obj({
-    total: duration.optional(),
-    attempt: duration.optional(),
-    firstToken: duration.optional(),
-    idle: duration.optional(),
+    total: positiveDuration.optional(),
+    attempt: positiveDuration.optional(),
+    firstToken: positiveDuration.optional(),
+    idle: positiveDuration.optional(),
   }).optional(),
   hedge: obj({ delay: duration, maxAttempts: z.number().int().min(2).optional() }).optional(),
   resume: z.union([z.boolean(), obj({ attempts: positiveInt.optional(), instruction: nonEmpty.optional() })]).optional(),
