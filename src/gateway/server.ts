@@ -171,7 +171,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   const keyPrefix = storeKeyPrefix(storeConfig);
   const demo = options.demo ?? false;
   const events = createEmitter<GatewayEvent>();
-  const pool = options.transport ? undefined : undiciTransport(upstreamTimeoutOptions(options.config));
+  const pool = options.transport ? undefined : undiciTransport();
+  pool?.setTimeouts(upstreamTimeouts(options.config));
   const transport = options.transport ?? pool!.transport;
   const extras = new Map<string, Extra>();
   let fallthroughs: Fallthrough[] = [];
@@ -538,11 +539,6 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   return gateway;
-}
-
-function upstreamTimeoutOptions(config: GatewayConfig): { headersTimeoutMs: number; bodyTimeoutMs: number } {
-  const { headersMs, bodyMs } = upstreamTimeouts(config);
-  return { headersTimeoutMs: headersMs, bodyTimeoutMs: bodyMs };
 }
 
 function safeDecode(text: string): string {

@@ -3,6 +3,9 @@ import type { ResponseHeaders, Transport, TransportResponse } from '../providers
 
 const CLOSE_GRACE_MS = 2000;
 
+/** The safety-net timers when nothing sets others: no response headers for 10 minutes (the official SDKs' own default), a body silent for 5 (the router's default stream idle timeout). */
+export const DEFAULT_UPSTREAM_TIMEOUTS = { headersMs: 10 * 60_000, bodyMs: 5 * 60_000 } as const;
+
 /** Options of {@link undiciTransport}. */
 export interface UndiciTransportOptions {
   /** Connections kept per upstream origin. Default 256. */
@@ -13,10 +16,10 @@ export interface UndiciTransportOptions {
   drainMs?: number;
   /**
    * The safety net under the router's timeouts, for routes that set none: the longest wait for an
-   * upstream's response headers, ms. Default 600 000 (10 minutes, the official SDKs' own default).
+   * upstream's response headers, ms. Default {@link DEFAULT_UPSTREAM_TIMEOUTS} (10 minutes).
    */
   headersTimeoutMs?: number;
-  /** The longest silence inside a response body, ms. Default 300 000 (the router's default stream idle timeout). */
+  /** The longest silence inside a response body, ms. Default {@link DEFAULT_UPSTREAM_TIMEOUTS} (5 minutes). */
   bodyTimeoutMs?: number;
 }
 
@@ -42,13 +45,15 @@ export function undiciTransport(options: UndiciTransportOptions = {}): PooledTra
     connections: options.connections ?? 256,
     keepAliveTimeout: keepAliveMs,
     keepAliveMaxTimeout: keepAliveMs,
-    // Upstreams choose their own pace (a first token can take minutes) and deadlines are the
-    // router's; these only make sure that nothing waits for ever on a dead upstream.
-    headersTimeout: options.headersTimeoutMs ?? 600_000,
-    bodyTimeout: options.bodyTimeoutMs ?? 300_000,
   });
 
-  let limits = { headersMs: options.headersTimeoutMs ?? 600_000, bodyMs: options.bodyTimeoutMs ?? 300_000 };
+  // Upstreams choose their own pace (a first token can take minutes) and deadlines are the
+  // router's; these only make sure that nothing waits for ever on a dead upstream. Per request,
+  // so that `setTimeouts` applies to what follows.
+  let limits = {
+    headersMs: options.headersTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUTS.headersMs,
+    bodyMs: options.bodyTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUTS.bodyMs,
+  };
 
   const transport: Transport = async (request) => {
     const { signal } = request;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from './config-load.js';
 import type { GatewayConfigInput } from './config-schema.js';
-import { DEFAULT_UPSTREAM_TIMEOUTS, upstreamTimeouts } from './upstream-timeouts.js';
+import { DEFAULT_UPSTREAM_TIMEOUTS } from './undici-transport.js';
+import { upstreamTimeouts } from './upstream-timeouts.js';
 
 const config = (routes: GatewayConfigInput['routes']) => {
   const loaded = validateConfig({ providers: { p: { type: 'simulated' } }, routes });

@@ -1,8 +1,6 @@
 import { toMs } from '../policy/duration.js';
 import type { GatewayConfig } from './config-schema.js';
-
-/** The transport's own limits when no route asks for longer: no response headers, a silent body. */
-export const DEFAULT_UPSTREAM_TIMEOUTS = { headersMs: 10 * 60_000, bodyMs: 5 * 60_000 } as const;
+import { DEFAULT_UPSTREAM_TIMEOUTS } from './undici-transport.js';
 const MARGIN_MS = 60_000;
 
 /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { startMockServer, type MockFrame, type MockReply, type RecordedRequest } from './mock-server.js';
+import { resolveWhenExhausted, scriptedReply, startMockServer, type WhenExhausted, type MockFrame, type MockReply, type RecordedRequest } from './mock-server.js';
 
 /** A Messages API `stop_reason`. */
 export type AnthropicStopReason =
@@ -174,7 +174,7 @@ export interface AnthropicMockScenario {
    * (`cycle`), or answer 500 `api_error` "scenario exhausted" (`error`, so a test that sends one
    * request too many notices).
    */
-  whenExhausted?: 'repeat-last' | 'cycle' | 'error';
+  whenExhausted?: WhenExhausted;
   /**
    * `true` is `whenExhausted: 'cycle'`; `false` changes nothing.
    * @deprecated Use `whenExhausted: 'cycle'`.
@@ -272,15 +272,12 @@ export async function startAnthropicMock(
 ): Promise<AnthropicMock> {
   const script: AnthropicMockScenario = Array.isArray(scenario) || typeof scenario === 'function' ? { replies: scenario } : scenario;
   const { replies, apiKey } = script;
-  const whenExhausted = anthropicWhenExhausted(script);
+  const whenExhausted = resolveWhenExhausted('anthropic', { name: 'cycle', value: script.cycle }, script.whenExhausted, 'repeat-last');
   let served = 0;
   const next = async (request: RecordedRequest, index: number): Promise<AnthropicMockReply | undefined> => {
     if (typeof replies === 'function') return replies(request, index);
     if (replies.length === 0) throw new Error('anthropic mock: the scenario has no replies');
-    if (index < replies.length) return replies[index];
-    if (whenExhausted === 'cycle') return replies[index % replies.length];
-    if (whenExhausted === 'error') return undefined;
-    return replies[replies.length - 1];
+    return scriptedReply(replies, index, whenExhausted);
   };
 
   const server = await startMockServer(async (request) => {
@@ -293,18 +290,6 @@ export async function startAnthropicMock(
     return render(reply, body);
   });
   return { url: server.url, port: server.port, requests: server.requests, close: () => server.close() };
-}
-
-/** `whenExhausted`, or its deprecated alias `cycle: true`; a TypeError when the two disagree. */
-function anthropicWhenExhausted(scenario: AnthropicMockScenario): 'repeat-last' | 'cycle' | 'error' {
-  const { whenExhausted, cycle } = scenario;
-  if (cycle === undefined) return whenExhausted ?? 'repeat-last';
-  if (whenExhausted !== undefined && (cycle === true) !== (whenExhausted === 'cycle')) {
-    throw new TypeError(
-      `anthropic mock: cycle: ${String(cycle)} and whenExhausted: '${whenExhausted}' disagree (cycle is a deprecated alias of whenExhausted: 'cycle'; give whenExhausted alone)`,
-    );
-  }
-  return cycle ? 'cycle' : (whenExhausted ?? 'repeat-last');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { startMockServer, type MockFrame, type MockReply, type RecordedRequest } from './mock-server.js';
+import { resolveWhenExhausted, scriptedReply, startMockServer, type WhenExhausted, type MockFrame, type MockReply, type RecordedRequest } from './mock-server.js';
 
 /**
  * The failures the Gemini mock can answer with, each with the status and body the real service
@@ -186,7 +186,7 @@ export interface GeminiMockScenario {
    * When the list runs out: answer 500 `INTERNAL` "scenario exhausted" (`error`, the default here,
    * unlike the other mocks), start over (`cycle`), or repeat the last reply (`repeat-last`).
    */
-  whenExhausted?: 'repeat-last' | 'cycle' | 'error';
+  whenExhausted?: WhenExhausted;
   /**
    * `true` is `whenExhausted: 'cycle'`; `false` changes nothing.
    * @deprecated Use `whenExhausted: 'cycle'`.
@@ -234,14 +234,11 @@ const JSON_TYPE = 'application/json; charset=UTF-8';
 export async function startGeminiMock(scenario: GeminiMockScenario | GeminiMockReply[]): Promise<GeminiMock> {
   const script: GeminiMockScenario = Array.isArray(scenario) ? { replies: scenario } : scenario;
   const { replies, apiKey, models } = script;
-  const whenExhausted = geminiWhenExhausted(script);
+  const whenExhausted = resolveWhenExhausted('gemini', { name: 'loop', value: script.loop }, script.whenExhausted, 'error');
   let calls = 0;
   const pick = (index: number): GeminiMockReply | undefined => {
-    if (typeof replies === 'function' || replies.length === 0) return undefined;
-    if (index < replies.length) return replies[index];
-    if (whenExhausted === 'cycle') return replies[index % replies.length];
-    if (whenExhausted === 'repeat-last') return replies[replies.length - 1];
-    return undefined;
+    if (typeof replies === 'function') return undefined;
+    return scriptedReply(replies, index, whenExhausted);
   };
 
   const server = await startMockServer(async (recorded) => {
@@ -295,18 +292,6 @@ export async function startGeminiMock(scenario: GeminiMockScenario | GeminiMockR
     requests: server.requests,
     close: () => server.close(),
   };
-}
-
-/** `whenExhausted`, or its deprecated alias `loop: true`; a TypeError when the two disagree. */
-function geminiWhenExhausted(scenario: GeminiMockScenario): 'repeat-last' | 'cycle' | 'error' {
-  const { whenExhausted, loop } = scenario;
-  if (loop === undefined) return whenExhausted ?? 'error';
-  if (whenExhausted !== undefined && (loop === true) !== (whenExhausted === 'cycle')) {
-    throw new TypeError(
-      `gemini mock: loop: ${String(loop)} and whenExhausted: '${whenExhausted}' disagree (loop is a deprecated alias of whenExhausted: 'cycle'; give whenExhausted alone)`,
-    );
-  }
-  return loop ? 'cycle' : (whenExhausted ?? 'error');
 }
 
 // ---------------------------------------------------------------------------------------------

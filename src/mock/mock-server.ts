@@ -171,3 +171,34 @@ function pause(ms: number, disconnect: Promise<void>): Promise<void> {
     });
   });
 }
+
+/** What a mock answers once its scripted replies run out: the last again, from the start, or an error. */
+export type WhenExhausted = 'repeat-last' | 'cycle' | 'error';
+
+/** The scripted reply for the `index`-th request (0-based); `undefined` when there is none to give. */
+export function scriptedReply<R>(replies: readonly R[], index: number, whenExhausted: WhenExhausted): R | undefined {
+  if (replies.length === 0) return undefined;
+  if (index < replies.length) return replies[index];
+  if (whenExhausted === 'cycle') return replies[index % replies.length];
+  if (whenExhausted === 'error') return undefined;
+  return replies[replies.length - 1];
+}
+
+/**
+ * `whenExhausted`, or a mock's deprecated boolean alias of `whenExhausted: 'cycle'` (`cycle`,
+ * `loop`); a TypeError naming both when the two disagree.
+ */
+export function resolveWhenExhausted(
+  mock: string,
+  alias: { name: string; value: boolean | undefined },
+  whenExhausted: WhenExhausted | undefined,
+  fallback: WhenExhausted,
+): WhenExhausted {
+  if (alias.value === undefined) return whenExhausted ?? fallback;
+  if (whenExhausted !== undefined && alias.value !== (whenExhausted === 'cycle')) {
+    throw new TypeError(
+      `${mock} mock: ${alias.name}: ${String(alias.value)} and whenExhausted: '${whenExhausted}' disagree (${alias.name} is a deprecated alias of whenExhausted: 'cycle'; give whenExhausted alone)`,
+    );
+  }
+  return alias.value ? 'cycle' : (whenExhausted ?? fallback);
+}

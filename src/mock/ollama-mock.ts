@@ -1,4 +1,4 @@
-import { startMockServer, type MockFrame, type MockReply, type MockServer, type RecordedRequest } from './mock-server.js';
+import { scriptedReply, startMockServer, type WhenExhausted, type MockFrame, type MockReply, type MockServer, type RecordedRequest } from './mock-server.js';
 
 /** The failures a scripted `error` reply can stand for, each with Ollama's own status and body. */
 export type OllamaMockErrorKind = 'not_found' | 'overloaded' | 'server' | 'context_length' | 'invalid_request' | 'rate_limit';
@@ -124,7 +124,7 @@ export type OllamaMockReplyFunction = (call: OllamaMockChatCall) => OllamaMockRe
 export interface OllamaMockScenarioObject {
   replies: OllamaMockReply[] | OllamaMockReplyFunction;
   models?: string[];
-  whenExhausted?: 'repeat-last' | 'cycle' | 'error';
+  whenExhausted?: WhenExhausted;
 }
 
 /** A scenario: the full object, or just the list (or function) of replies. */
@@ -339,11 +339,7 @@ export async function startOllamaMock(scenario: OllamaMockScenario, options: { p
 
   const pick = async (call: OllamaMockChatCall): Promise<OllamaMockReply | undefined> => {
     if (typeof replies === 'function') return replies(call);
-    if (replies.length === 0) return undefined;
-    if (call.index < replies.length) return replies[call.index];
-    if (whenExhausted === 'cycle') return replies[call.index % replies.length];
-    if (whenExhausted === 'error') return undefined;
-    return replies[replies.length - 1];
+    return scriptedReply(replies, call.index, whenExhausted);
   };
 
   const server: MockServer = await startMockServer(async (request) => {

@@ -1,4 +1,4 @@
-import { startMockServer, type MockFrame, type MockReply, type RecordedRequest } from './mock-server.js';
+import { scriptedReply, startMockServer, type WhenExhausted, type MockFrame, type MockReply, type RecordedRequest } from './mock-server.js';
 
 // A scenario is plain JSON data (a later `ballast mock` loads it from a file), so every reply
 // below is made of strings, numbers, booleans, arrays and objects only.
@@ -214,7 +214,7 @@ export interface OpenAiMockScenarioObject {
    * When the list runs out: repeat the last reply (default), start over (`cycle`), or answer 500
    * (`error`, so a test that sends one request too many notices).
    */
-  whenExhausted?: 'repeat-last' | 'cycle' | 'error';
+  whenExhausted?: WhenExhausted;
   /**
    * When set, every request must carry `Authorization: Bearer <apiKey>`: without one it gets
    * OpenAI's 401 "You didn't provide an API key", with another one 401 `invalid_api_key`.
@@ -256,11 +256,7 @@ export async function startOpenAiMock(scenario: OpenAiMockScenario, options: { p
 
   const pick = async (request: OpenAiMockRequest): Promise<OpenAiMockReply | undefined> => {
     if (typeof replies === 'function') return replies(request);
-    const i = request.index;
-    if (i < replies.length) return replies[i];
-    if (script.whenExhausted === 'cycle') return replies[i % replies.length];
-    if (script.whenExhausted === 'error') return undefined;
-    return replies[replies.length - 1];
+    return scriptedReply(replies, request.index, script.whenExhausted ?? 'repeat-last');
   };
 
   const server = await startMockServer(async (recorded) => {

@@ -47,6 +47,14 @@ async function collectEvents(stream: AsyncIterable<StreamEvent>): Promise<{ even
   }
 }
 
+/** A hand-written provider whose stream is `stream` (its chat answers empty): raw providers' edge cases. */
+const streamingProvider = (name: string, stream: ChatProvider['stream']): ChatProvider => ({
+  name,
+  protocol: 'function',
+  chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
+  stream,
+});
+
 const text = (events: StreamEvent[]) => events.map((e) => (e.type === 'text' ? e.text : '')).join('');
 
 describe('router: the fallback walk', () => {
@@ -673,14 +681,10 @@ describe('router: a stream provider that ignores its signal', () => {
 
 describe('router: a stream is judged on how it ends, not on its first token', () => {
   /** A raw provider that plays `script` as its stream. */
-  const raw = (name: string, script: () => StreamEvent[]): ChatProvider => ({
-    name,
-    protocol: 'function',
-    chat: async () => ({ text: name, toolCalls: [], finishReason: 'stop' }),
-    async *stream() {
+  const raw = (name: string, script: () => StreamEvent[]): ChatProvider =>
+    streamingProvider(name, async function* () {
       for (const event of script()) yield event;
-    },
-  });
+    });
 
   it('failures after the first token trip the breaker, so a target that cuts every stream is skipped', async () => {
     const { clock, router, providers, events } = setup(
@@ -794,15 +798,10 @@ describe('router: requests no provider could take', () => {
   });
 
   it('a provider that sends no start still gives the consumer exactly one', async () => {
-    const bare: ChatProvider = {
-      name: 'bare',
-      protocol: 'function',
-      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
-      async *stream() {
-        yield { type: 'text', text: 'hi' };
-        yield { type: 'finish', finishReason: 'stop' };
-      },
-    };
+    const bare = streamingProvider('bare', async function* () {
+      yield { type: 'text', text: 'hi' };
+      yield { type: 'finish', finishReason: 'stop' };
+    });
     const router = createRouter({ targets: [{ provider: bare, model: 'm' }] });
     const { events } = await collectEvents(router.stream(ask));
     expect(events.map((e) => e.type)).toEqual(['start', 'text', 'finish']);
@@ -816,22 +815,17 @@ describe('router: how a committed stream ends, from the review', () => {
   it('a consumer that breaks on finish still stops the upstream (its cleanup runs)', async () => {
     let aborted = false;
     let cleaned = false;
-    const provider: ChatProvider = {
-      name: 'p',
-      protocol: 'function',
-      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
-      async *stream(_request, call) {
-        call.signal.addEventListener('abort', () => (aborted = true));
-        try {
-          yield { type: 'start' };
-          yield { type: 'text', text: 'done' };
-          yield { type: 'finish', finishReason: 'stop' };
-          yield { type: 'usage', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } };
-        } finally {
-          cleaned = true;
-        }
-      },
-    };
+    const provider = streamingProvider('p', async function* (_request, call) {
+      call.signal.addEventListener('abort', () => (aborted = true));
+      try {
+        yield { type: 'start' };
+        yield { type: 'text', text: 'done' };
+        yield { type: 'finish', finishReason: 'stop' };
+        yield { type: 'usage', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } };
+      } finally {
+        cleaned = true;
+      }
+    });
     const router = createRouter({ targets: [{ provider, model: 'm' }] });
     for await (const event of router.stream(ask)) if (event.type === 'finish') break;
     expect(aborted).toBe(true);
@@ -847,24 +841,14 @@ describe('router: how a committed stream ends, from the review', () => {
   });
 
   it('a resume whose walk fails leaves every in-flight count at 0', async () => {
-    const cut: ChatProvider = {
-      name: 'a',
-      protocol: 'function',
-      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
-      async *stream() {
-        for (const e of events3()) yield e;
-        throw new LlmError({ kind: 'connection', message: 'reset' });
-      },
-    };
-    const down: ChatProvider = {
-      name: 'b',
-      protocol: 'function',
-      chat: async () => ({ text: '', toolCalls: [], finishReason: 'stop' }),
-      // eslint-disable-next-line require-yield
-      async *stream() {
-        throw new LlmError({ kind: 'server', message: 'boom', status: 500 });
-      },
-    };
+    const cut = streamingProvider('a', async function* () {
+      for (const e of events3()) yield e;
+      throw new LlmError({ kind: 'connection', message: 'reset' });
+    });
+    // eslint-disable-next-line require-yield
+    const down = streamingProvider('b', async function* () {
+      throw new LlmError({ kind: 'server', message: 'boom', status: 500 });
+    });
     const router = createRouter({ targets: [{ provider: cut, model: 'm', id: 'A' }, { provider: down, model: 'm', id: 'B' }], resume: true, retry: { attempts: 1 } });
     expect((await collectEvents(router.stream(ask))).error).toBeDefined();
     expect([router.runtime('A')!.inFlight, router.runtime('B')!.inFlight]).toEqual([0, 0]);
