@@ -19,6 +19,7 @@ import {
   type AnthropicMockErrorKind,
   type AnthropicMockReply,
 } from '../src/mock/anthropic-mock.js';
+import { rejection } from './support/rejection.js';
 
 const KEY = 'sk-ant-api03-sdk-test-key-0123456789';
 const MODEL = 'claude-sonnet-4-6';
@@ -35,14 +36,6 @@ async function client(replies: AnthropicMockReply[], options: ConstructorParamet
   return new Anthropic({ apiKey: KEY, baseURL: mock.url, maxRetries: 0, ...options });
 }
 
-async function rejection(pending: Promise<unknown>): Promise<unknown> {
-  return pending.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
 
 const toolReply: AnthropicMockReply = {
   type: 'text',

@@ -5,39 +5,20 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { APICallError, generateText, streamText, tool } from 'ai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { validateConfig } from '../src/gateway/config-load.js';
-import { createLogger } from '../src/gateway/logger.js';
-import { createGateway, type Gateway } from '../src/gateway/server.js';
-import { startAnthropicMock, type AnthropicMock, type AnthropicMockReply } from '../src/mock/anthropic-mock.js';
-import { startOpenAiMock, type OpenAiMock, type OpenAiMockReply } from '../src/mock/openai-mock.js';
+import { startGatewayOverMocks, type GatewayOverMocks } from './support/gateway-over-mocks.js';
+import { rejection } from './support/rejection.js';
 
 const OPENAI_KEY = 'sk-upstream-openai-ai-sdk-0123456789';
 const ANTHROPIC_KEY = 'sk-ant-upstream-ai-sdk-0123456789';
 const CLIENT_TOKEN = 'client-token-for-the-ai-sdk-42';
 
-let openaiMock: OpenAiMock;
-let anthropicMock: AnthropicMock;
-let gateway: Gateway;
+let env: GatewayOverMocks;
 let ballast: ReturnType<typeof createOpenAICompatible>;
-// Each test queues the replies its upstream calls get; an empty queue answers a plain text.
-let openaiReplies: OpenAiMockReply[] = [];
-let anthropicReplies: AnthropicMockReply[] = [];
 
 beforeAll(async () => {
-  openaiMock = await startOpenAiMock({
-    apiKey: OPENAI_KEY,
-    replies: () => openaiReplies.shift() ?? { type: 'text', text: 'default openai answer' },
-  });
-  anthropicMock = await startAnthropicMock({
-    apiKey: ANTHROPIC_KEY,
-    replies: () => anthropicReplies.shift() ?? { type: 'text', text: 'default anthropic answer' },
-  });
-  const loaded = validateConfig({
-    server: { port: 0, tokens: [CLIENT_TOKEN] },
-    providers: {
-      oai: { type: 'openai', apiKey: OPENAI_KEY, baseURL: openaiMock.url },
-      ant: { type: 'anthropic', apiKey: ANTHROPIC_KEY, baseURL: anthropicMock.url },
-    },
+  env = await startGatewayOverMocks({
+    keys: { openai: OPENAI_KEY, anthropic: ANTHROPIC_KEY },
+    tokens: [CLIENT_TOKEN],
     routes: {
       chat: { targets: [{ provider: 'oai', model: 'gpt-4o' }], retry: { attempts: 1 } },
       resilient: {
@@ -50,35 +31,18 @@ beforeAll(async () => {
       },
     },
   });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'silent', write: () => {} }) });
-  const { url } = await gateway.listen();
-  ballast = createOpenAICompatible({ baseURL: `${url}/v1`, name: 'ballast', apiKey: CLIENT_TOKEN, includeUsage: true });
+  ballast = createOpenAICompatible({ baseURL: `${env.url}/v1`, name: 'ballast', apiKey: CLIENT_TOKEN, includeUsage: true });
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await openaiMock?.close();
-  await anthropicMock?.close();
+  await env?.close();
 });
 
-beforeEach(() => {
-  openaiReplies = [];
-  anthropicReplies = [];
-});
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+beforeEach(() => env.resetReplies());
 
 describe('AI SDK -> gateway', () => {
   it('generateText: the answer, finish reason, usage and the x-ballast headers', async () => {
-    openaiReplies = [{ type: 'text', text: 'Hi from the gateway!', usage: { promptTokens: 7, completionTokens: 4 } }];
+    env.replies.openai = [{ type: 'text', text: 'Hi from the gateway!', usage: { promptTokens: 7, completionTokens: 4 } }];
     const result = await generateText({ model: ballast('chat'), prompt: 'Hello', maxRetries: 0 });
     expect(result.text).toBe('Hi from the gateway!');
     expect(result.finishReason).toBe('stop');
@@ -86,13 +50,13 @@ describe('AI SDK -> gateway', () => {
     expect(result.response.headers?.['x-ballast-target']).toBe('oai/gpt-4o');
     expect(result.response.headers?.['x-ballast-attempts']).toBe('1');
     // The gateway used its own upstream key and the route's model, not the client's token and route name.
-    const upstream = openaiMock.requests.at(-1)!;
+    const upstream = env.openaiMock.requests.at(-1)!;
     expect(upstream.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
     expect(upstream.json).toMatchObject({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] });
   });
 
   it('streamText: the text deltas join into the answer, with the finish reason and usage', async () => {
-    openaiReplies = [{ type: 'text', text: 'one two three four', usage: { promptTokens: 5, completionTokens: 4 } }];
+    env.replies.openai = [{ type: 'text', text: 'one two three four', usage: { promptTokens: 5, completionTokens: 4 } }];
     const errors: unknown[] = [];
     const result = streamText({ model: ballast('chat'), prompt: 'Count', maxRetries: 0, onError: ({ error }) => void errors.push(error) });
     const deltas: string[] = [];
@@ -103,7 +67,7 @@ describe('AI SDK -> gateway', () => {
     expect(await result.finishReason).toBe('stop');
     expect(await result.usage).toMatchObject({ inputTokens: 5, outputTokens: 4 });
     expect((await result.response).headers?.['x-ballast-target']).toBe('oai/gpt-4o');
-    expect((openaiMock.requests.at(-1)!.json as { stream?: boolean }).stream).toBe(true);
+    expect((env.openaiMock.requests.at(-1)!.json as { stream?: boolean }).stream).toBe(true);
   });
 
   const tools = {
@@ -114,17 +78,17 @@ describe('AI SDK -> gateway', () => {
   };
 
   it('a tool call comes back parsed, and the tool definition went upstream', async () => {
-    openaiReplies = [{ type: 'text', toolCalls: [{ id: 'call_w', name: 'get_weather', arguments: { city: 'Oslo' } }] }];
+    env.replies.openai = [{ type: 'text', toolCalls: [{ id: 'call_w', name: 'get_weather', arguments: { city: 'Oslo' } }] }];
     const result = await generateText({ model: ballast('chat'), prompt: 'Weather in Oslo?', tools, maxRetries: 0 });
     expect(result.finishReason).toBe('tool-calls');
     expect(result.toolCalls).toHaveLength(1);
     expect(result.toolCalls[0]).toMatchObject({ toolCallId: 'call_w', toolName: 'get_weather', input: { city: 'Oslo' } });
-    const body = openaiMock.requests.at(-1)!.json as { tools?: Array<{ type: string; function: { name: string } }> };
+    const body = env.openaiMock.requests.at(-1)!.json as { tools?: Array<{ type: string; function: { name: string } }> };
     expect(body.tools?.map((t) => [t.type, t.function.name])).toEqual([['function', 'get_weather']]);
   });
 
   it('a streamed tool call joins its argument fragments', async () => {
-    openaiReplies = [{ type: 'text', toolCalls: [{ id: 'call_s', name: 'get_weather', arguments: { city: 'Lisbon, Portugal' } }] }];
+    env.replies.openai = [{ type: 'text', toolCalls: [{ id: 'call_s', name: 'get_weather', arguments: { city: 'Lisbon, Portugal' } }] }];
     const result = streamText({ model: ballast('chat'), prompt: 'Weather in Lisbon?', tools, maxRetries: 0 });
     const calls = await result.toolCalls;
     expect(calls).toHaveLength(1);
@@ -133,7 +97,7 @@ describe('AI SDK -> gateway', () => {
   });
 
   it('an unknown model is the SDK APICallError with status 404 and the gateway message', async () => {
-    const before = openaiMock.requests.length;
+    const before = env.openaiMock.requests.length;
     const error = await rejection(generateText({ model: ballast('gpt-7'), prompt: 'Hello', maxRetries: 0 }));
     expect(APICallError.isInstance(error)).toBe(true);
     const e = error as APICallError;
@@ -142,7 +106,7 @@ describe('AI SDK -> gateway', () => {
     expect(e.message).toContain('gpt-7');
     expect(e.message).toContain('chat, resilient');
     expect(JSON.parse(e.responseBody!)).toMatchObject({ error: { code: 'model_not_found', param: 'model' } });
-    expect(openaiMock.requests.length).toBe(before);
+    expect(env.openaiMock.requests.length).toBe(before);
   });
 
   it('a streamed request for an unknown model reports the same APICallError', async () => {
@@ -157,33 +121,33 @@ describe('AI SDK -> gateway', () => {
   });
 
   it('falls back from a failing OpenAI-protocol target to an Anthropic-protocol target within one request', async () => {
-    openaiReplies = [{ type: 'error', kind: 'server' }];
-    anthropicReplies = [{ type: 'text', text: 'Claude saved the day.' }];
-    const openaiBefore = openaiMock.requests.length;
-    const anthropicBefore = anthropicMock.requests.length;
+    env.replies.openai = [{ type: 'error', kind: 'server' }];
+    env.replies.anthropic = [{ type: 'text', text: 'Claude saved the day.' }];
+    const openaiBefore = env.openaiMock.requests.length;
+    const anthropicBefore = env.anthropicMock.requests.length;
     const result = await generateText({ model: ballast('resilient'), prompt: 'Hello', maxRetries: 0 });
     expect(result.text).toBe('Claude saved the day.');
     expect(result.response.headers?.['x-ballast-target']).toBe('ant/claude-sonnet-4-5');
     expect(result.response.headers?.['x-ballast-fallbacks']).toBe('1');
     expect(result.response.headers?.['x-ballast-attempts']).toBe('2');
     // One SDK call, one failed OpenAI request, one Anthropic request in its own wire format.
-    expect(openaiMock.requests.length).toBe(openaiBefore + 1);
-    expect(anthropicMock.requests.length).toBe(anthropicBefore + 1);
-    const upstream = anthropicMock.requests.at(-1)!;
+    expect(env.openaiMock.requests.length).toBe(openaiBefore + 1);
+    expect(env.anthropicMock.requests.length).toBe(anthropicBefore + 1);
+    const upstream = env.anthropicMock.requests.at(-1)!;
     expect(upstream.path).toBe('/v1/messages');
     expect(upstream.headers['x-api-key']).toBe(ANTHROPIC_KEY);
     expect(upstream.json).toMatchObject({ model: 'claude-sonnet-4-5', messages: [{ role: 'user' }] });
   });
 
   it('falls back across protocols in a stream too (the failure was before the first token)', async () => {
-    openaiReplies = [{ type: 'error', kind: 'overloaded' }];
-    anthropicReplies = [{ type: 'text', text: 'streamed by claude' }];
-    const anthropicBefore = anthropicMock.requests.length;
+    env.replies.openai = [{ type: 'error', kind: 'overloaded' }];
+    env.replies.anthropic = [{ type: 'text', text: 'streamed by claude' }];
+    const anthropicBefore = env.anthropicMock.requests.length;
     const result = streamText({ model: ballast('resilient'), prompt: 'Hello', maxRetries: 0 });
     let text = '';
     for await (const delta of result.textStream) text += delta;
     expect(text).toBe('streamed by claude');
     expect((await result.response).headers?.['x-ballast-target']).toBe('ant/claude-sonnet-4-5');
-    expect(anthropicMock.requests.length).toBe(anthropicBefore + 1);
+    expect(env.anthropicMock.requests.length).toBe(anthropicBefore + 1);
   });
 });

@@ -3,11 +3,8 @@
 // api.openai.com, any OpenAI client in any language can use the gateway unchanged.
 import OpenAI, { APIError, NotFoundError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { validateConfig } from '../src/gateway/config-load.js';
-import { createLogger } from '../src/gateway/logger.js';
-import { createGateway, type Gateway } from '../src/gateway/server.js';
-import { startAnthropicMock, type AnthropicMock, type AnthropicMockReply } from '../src/mock/anthropic-mock.js';
-import { startOpenAiMock, type OpenAiMock, type OpenAiMockReply } from '../src/mock/openai-mock.js';
+import { startGatewayOverMocks, type GatewayOverMocks } from './support/gateway-over-mocks.js';
+import { rejection } from './support/rejection.js';
 
 const OPENAI_KEY = 'sk-upstream-openai-0123456789';
 const ANTHROPIC_KEY = 'sk-ant-upstream-0123456789abcdef';
@@ -15,31 +12,15 @@ const CLIENT_TOKEN = 'client-token-for-the-gateway-42';
 const WRONG_KEY = 'sk-wrong-upstream-key-987654321';
 const messages = [{ role: 'user' as const, content: 'Hello' }];
 
-let openaiMock: OpenAiMock;
-let anthropicMock: AnthropicMock;
-let gateway: Gateway;
+let env: GatewayOverMocks;
 let sdk: OpenAI;
 const logs: string[] = [];
-// Each test queues the replies its upstream calls get; an empty queue answers a plain text.
-let openaiReplies: OpenAiMockReply[] = [];
-let anthropicReplies: AnthropicMockReply[] = [];
 
 beforeAll(async () => {
-  openaiMock = await startOpenAiMock({
-    apiKey: OPENAI_KEY,
-    replies: () => openaiReplies.shift() ?? { type: 'text', text: 'default openai answer' },
-  });
-  anthropicMock = await startAnthropicMock({
-    apiKey: ANTHROPIC_KEY,
-    replies: () => anthropicReplies.shift() ?? { type: 'text', text: 'default anthropic answer' },
-  });
-  const loaded = validateConfig({
-    server: { port: 0, tokens: [CLIENT_TOKEN] },
-    providers: {
-      oai: { type: 'openai', apiKey: OPENAI_KEY, baseURL: openaiMock.url },
-      ant: { type: 'anthropic', apiKey: ANTHROPIC_KEY, baseURL: anthropicMock.url },
-      wrong: { type: 'openai', apiKey: WRONG_KEY, baseURL: openaiMock.url },
-    },
+  env = await startGatewayOverMocks({
+    keys: { openai: OPENAI_KEY, anthropic: ANTHROPIC_KEY },
+    tokens: [CLIENT_TOKEN],
+    extraProviders: (openaiUrl) => ({ wrong: { type: 'openai', apiKey: WRONG_KEY, baseURL: openaiUrl } }),
     routes: {
       chat: { targets: [{ provider: 'oai', model: 'gpt-4o' }], retry: { attempts: 1 } },
       resilient: {
@@ -62,36 +43,20 @@ beforeAll(async () => {
       },
       misconfigured: { targets: [{ provider: 'wrong', model: 'gpt-4o' }] },
     },
+    log: (line) => logs.push(line),
   });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  gateway = createGateway({ config: loaded.config, logger: createLogger({ write: (line) => logs.push(line) }) });
-  const { url } = await gateway.listen();
-  sdk = new OpenAI({ apiKey: CLIENT_TOKEN, baseURL: `${url}/v1`, maxRetries: 0 });
+  sdk = new OpenAI({ apiKey: CLIENT_TOKEN, baseURL: `${env.url}/v1`, maxRetries: 0 });
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await openaiMock?.close();
-  await anthropicMock?.close();
+  await env?.close();
 });
 
-beforeEach(() => {
-  openaiReplies = [];
-  anthropicReplies = [];
-});
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
+beforeEach(() => env.resetReplies());
 
 describe('openai SDK -> gateway: answers', () => {
   it('chat: text, finish reason, usage and the x-ballast headers', async () => {
-    openaiReplies = [{ type: 'text', text: 'Hi there!', usage: { promptTokens: 7, completionTokens: 3 } }];
+    env.replies.openai = [{ type: 'text', text: 'Hi there!', usage: { promptTokens: 7, completionTokens: 3 } }];
     const { data, response } = await sdk.chat.completions.create({ model: 'chat', messages }).withResponse();
     expect(data.object).toBe('chat.completion');
     expect(data.model).toBe('chat');
@@ -103,7 +68,7 @@ describe('openai SDK -> gateway: answers', () => {
     expect(response.headers.get('x-ballast-fallbacks')).toBe('0');
     expect(response.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
     // The gateway used its own upstream key, not the client's token.
-    const upstream = openaiMock.requests.at(-1)!;
+    const upstream = env.openaiMock.requests.at(-1)!;
     expect(upstream.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
     expect((upstream.json as { model: string }).model).toBe('gpt-4o');
   });
@@ -119,7 +84,7 @@ describe('openai SDK -> gateway: answers', () => {
       seed: 7,
       response_format: { type: 'json_object' },
     });
-    const body = openaiMock.requests.at(-1)!.json as Record<string, unknown>;
+    const body = env.openaiMock.requests.at(-1)!.json as Record<string, unknown>;
     expect(body).toMatchObject({ temperature: 0.2, top_p: 0.9, stop: ['END'], seed: 7, response_format: { type: 'json_object' } });
     expect(body.max_completion_tokens ?? body.max_tokens).toBe(50);
     expect(body.messages).toEqual([
@@ -129,7 +94,7 @@ describe('openai SDK -> gateway: answers', () => {
   });
 
   it('stream: deltas in order, finish reason, the usage chunk when asked, and [DONE]', async () => {
-    openaiReplies = [{ type: 'text', text: 'one two three', usage: { promptTokens: 5, completionTokens: 3 } }];
+    env.replies.openai = [{ type: 'text', text: 'one two three', usage: { promptTokens: 5, completionTokens: 3 } }];
     const { data: stream, response } = await sdk.chat.completions
       .create({ model: 'chat', messages, stream: true, stream_options: { include_usage: true } })
       .withResponse();
@@ -162,7 +127,7 @@ describe('openai SDK -> gateway: answers', () => {
   ];
 
   it('tools: the tool definitions go upstream and tool calls come back', async () => {
-    openaiReplies = [{ type: 'text', toolCalls: [{ id: 'call_w', name: 'get_weather', arguments: { city: 'Oslo' } }] }];
+    env.replies.openai = [{ type: 'text', toolCalls: [{ id: 'call_w', name: 'get_weather', arguments: { city: 'Oslo' } }] }];
     const completion = await sdk.chat.completions.create({ model: 'chat', messages, tools, tool_choice: 'auto' });
     const choice = completion.choices[0]!;
     expect(choice.finish_reason).toBe('tool_calls');
@@ -171,13 +136,13 @@ describe('openai SDK -> gateway: answers', () => {
     if (call.type !== 'function') throw new Error('expected a function call');
     expect(call).toMatchObject({ id: 'call_w', function: { name: 'get_weather' } });
     expect(JSON.parse(call.function.arguments)).toEqual({ city: 'Oslo' });
-    const body = openaiMock.requests.at(-1)!.json as Record<string, unknown>;
+    const body = env.openaiMock.requests.at(-1)!.json as Record<string, unknown>;
     expect(body.tools).toEqual(tools);
     expect(body.tool_choice).toBe('auto');
   });
 
   it('tools: streamed tool-call deltas carry their index and join into the arguments', async () => {
-    openaiReplies = [
+    env.replies.openai = [
       {
         type: 'text',
         toolCalls: [
@@ -218,7 +183,7 @@ describe('openai SDK -> gateway: answers', () => {
         { role: 'tool', tool_call_id: 'call_1', content: '{"temp":3}' },
       ],
     });
-    const body = openaiMock.requests.at(-1)!.json as { messages: unknown[] };
+    const body = env.openaiMock.requests.at(-1)!.json as { messages: unknown[] };
     expect(body.messages.slice(1)).toEqual([
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
       { role: 'tool', tool_call_id: 'call_1', content: '{"temp":3}' },
@@ -232,7 +197,7 @@ describe('openai SDK -> gateway: answers', () => {
   });
 
   it('a target can be asked for directly by <provider>/<model>', async () => {
-    anthropicReplies = [{ type: 'text', text: 'straight from claude' }];
+    env.replies.anthropic = [{ type: 'text', text: 'straight from claude' }];
     const { data, response } = await sdk.chat.completions.create({ model: 'ant/claude-sonnet-4-5', messages }).withResponse();
     expect(data.choices[0]!.message.content).toBe('straight from claude');
     expect(response.headers.get('x-ballast-target')).toBe('ant/claude-sonnet-4-5');
@@ -241,21 +206,21 @@ describe('openai SDK -> gateway: answers', () => {
 
 describe('openai SDK -> gateway: fallback across protocols', () => {
   it('falls back from a failing OpenAI-protocol target to an Anthropic-protocol target within one request', async () => {
-    openaiReplies = [{ type: 'error', kind: 'server' }];
-    anthropicReplies = [{ type: 'text', text: 'Claude saved the day.' }];
-    const before = anthropicMock.requests.length;
+    env.replies.openai = [{ type: 'error', kind: 'server' }];
+    env.replies.anthropic = [{ type: 'text', text: 'Claude saved the day.' }];
+    const before = env.anthropicMock.requests.length;
     const { data, response } = await sdk.chat.completions.create({ model: 'resilient', messages }).withResponse();
     expect(data.choices[0]!.message.content).toBe('Claude saved the day.');
     expect(response.headers.get('x-ballast-target')).toBe('ant/claude-sonnet-4-5');
     expect(response.headers.get('x-ballast-fallbacks')).toBe('1');
     expect(response.headers.get('x-ballast-attempts')).toBe('2');
-    expect(anthropicMock.requests.length).toBe(before + 1);
-    expect(anthropicMock.requests.at(-1)!.headers['x-api-key']).toBe(ANTHROPIC_KEY);
+    expect(env.anthropicMock.requests.length).toBe(before + 1);
+    expect(env.anthropicMock.requests.at(-1)!.headers['x-api-key']).toBe(ANTHROPIC_KEY);
   });
 
   it('falls back invisibly in a stream too (the failure was before the first token)', async () => {
-    openaiReplies = [{ type: 'error', kind: 'overloaded' }];
-    anthropicReplies = [{ type: 'text', text: 'streamed by claude' }];
+    env.replies.openai = [{ type: 'error', kind: 'overloaded' }];
+    env.replies.anthropic = [{ type: 'text', text: 'streamed by claude' }];
     const { data: stream, response } = await sdk.chat.completions.create({ model: 'resilient', messages, stream: true }).withResponse();
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
@@ -267,8 +232,8 @@ describe('openai SDK -> gateway: fallback across protocols', () => {
 
 describe('openai SDK -> gateway: a stream that resumes on another target', () => {
   it('goes on where the first target broke off; the SDK sees one answer, an SSE comment names the new target', async () => {
-    openaiReplies = [{ type: 'cut-after', text: 'The answer is' }];
-    anthropicReplies = [{ type: 'text', text: ' forty-two.' }];
+    env.replies.openai = [{ type: 'cut-after', text: 'The answer is' }];
+    env.replies.anthropic = [{ type: 'text', text: ' forty-two.' }];
     const { data: stream, response } = await sdk.chat.completions.create({ model: 'resuming', messages, stream: true }).withResponse();
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
@@ -276,14 +241,14 @@ describe('openai SDK -> gateway: a stream that resumes on another target', () =>
     // The headers left with the first target, before it failed.
     expect(response.headers.get('x-ballast-target')).toBe('oai/gpt-4o-mini');
     // The continuation went to Anthropic with the partial answer as a prefill.
-    const continued = anthropicMock.requests.at(-1)!.json as { messages: Array<{ role: string; content: unknown }> };
+    const continued = env.anthropicMock.requests.at(-1)!.json as { messages: Array<{ role: string; content: unknown }> };
     expect(continued.messages.at(-1)).toMatchObject({ role: 'assistant' });
     expect(JSON.stringify(continued.messages.at(-1))).toContain('The answer is');
   });
 
   it('the raw stream carries the comment before the new target\'s text, and ends with [DONE]', async () => {
-    openaiReplies = [{ type: 'cut-after', text: 'Half' }];
-    anthropicReplies = [{ type: 'text', text: ' whole' }];
+    env.replies.openai = [{ type: 'cut-after', text: 'Half' }];
+    env.replies.anthropic = [{ type: 'text', text: ' whole' }];
     const res = await fetch(`${sdk.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${CLIENT_TOKEN}`, 'content-type': 'application/json' },
@@ -309,11 +274,11 @@ describe('openai SDK -> gateway: errors raised as the right classes', () => {
   });
 
   it('RateLimitError with retry-after when every target is cooling down', async () => {
-    openaiReplies = [{ type: 'error', kind: 'rate_limit', retryAfter: 30 }];
+    env.replies.openai = [{ type: 'error', kind: 'rate_limit', retryAfter: 30 }];
     // The first call meets the 429 itself; 30 s is longer than the route waits, so the target cools down.
     const first = await rejection(sdk.chat.completions.create({ model: 'cooling', messages }));
     expect(first).toBeInstanceOf(RateLimitError);
-    const calls = openaiMock.requests.length;
+    const calls = env.openaiMock.requests.length;
     // The second call finds its only target cooling down: no upstream request, 429 with retry-after.
     const second = await rejection(sdk.chat.completions.create({ model: 'cooling', messages }));
     expect(second).toBeInstanceOf(RateLimitError);
@@ -324,12 +289,12 @@ describe('openai SDK -> gateway: errors raised as the right classes', () => {
     expect(retryAfter).toBeLessThanOrEqual(30);
     expect(e.message).toContain('cooling-target skipped (cooldown');
     expect(e.headers?.get('x-ballast-attempts')).toBe('0');
-    expect(openaiMock.requests.length).toBe(calls);
+    expect(env.openaiMock.requests.length).toBe(calls);
   });
 
   it('an upstream failure on every target is a 5xx listing the attempts, without the upstream keys', async () => {
-    openaiReplies = [{ type: 'error', kind: 'server' }];
-    anthropicReplies = [{ type: 'error', kind: 'overloaded' }];
+    env.replies.openai = [{ type: 'error', kind: 'server' }];
+    env.replies.anthropic = [{ type: 'error', kind: 'overloaded' }];
     const error = await rejection(sdk.chat.completions.create({ model: 'resilient', messages }));
     expect(error).toBeInstanceOf(APIError);
     const e = error as APIError;
@@ -342,7 +307,7 @@ describe('openai SDK -> gateway: errors raised as the right classes', () => {
   });
 
   it('APIError when the stream fails after its first token (never a clean end)', async () => {
-    openaiReplies = [{ type: 'stream-error-after', text: 'partial answer that', error: { message: 'upstream exploded', type: 'server_error' } }];
+    env.replies.openai = [{ type: 'stream-error-after', text: 'partial answer that', error: { message: 'upstream exploded', type: 'server_error' } }];
     const stream = await sdk.chat.completions.create({ model: 'chat', messages, stream: true });
     let text = '';
     const error = await rejection(

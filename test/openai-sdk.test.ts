@@ -10,6 +10,7 @@ import OpenAI, {
 } from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOpenAiMock, type OpenAiMock, type OpenAiMockReply } from '../src/mock/openai-mock.js';
+import { rejection } from './support/rejection.js';
 
 const KEY = 'sk-test-sdk-0123456789abcdef';
 const messages = [{ role: 'user' as const, content: 'Hello' }];
@@ -25,14 +26,6 @@ async function client(replies: OpenAiMockReply[], apiKey = KEY): Promise<OpenAI>
   return new OpenAI({ apiKey, baseURL: mock.url, maxRetries: 0 });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('openai SDK ↔ mock: success', () => {
   it('parses a completion: text, finish, usage, id, request id', async () => {
