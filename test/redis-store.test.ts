@@ -194,6 +194,23 @@ describe('redis store: when Redis is unreachable', () => {
     expect(h.url).toBe('redis://127.0.0.1:1');
   });
 
+  it('onHealth(listener) hears the connection come and go, until disposed; the option hears the same', async () => {
+    const fromOption: boolean[] = [];
+    const s = createRedisStore({ url: REDIS_URL, prefix: `${PREFIX}health:`, onHealth: (h) => fromOption.push(h.connected) });
+    stores.push(s);
+    const heard: boolean[] = [];
+    const later: boolean[] = [];
+    const dispose = s.onHealth((h) => heard.push(h.connected));
+    s.onHealth((h) => later.push(h.connected));
+    await s.ready;
+    expect(heard).toEqual([true]);
+    dispose();
+    await s.close();
+    expect(heard).toEqual([true]);
+    expect(later).toEqual([true, false]);
+    expect(fromOption).toEqual([true, false]);
+  });
+
   it('a key outside the prefix stays local and is reported, not thrown', async () => {
     const s = await store(scope());
     expect(() => s.set('elsewhere:key', 1)).not.toThrow();

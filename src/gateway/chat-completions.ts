@@ -74,7 +74,7 @@ async function complete(call: ChatCall, parsed: ParsedChatRequest, resolved: Res
   const base = { model: parsed.model, route: resolved.route.name, stream: false };
   try {
     const answer = await resolved.route.router.chat(parsed.request, callOptions(resolved));
-    const counts = attemptCounts(answer.attempts);
+    const counts = attemptCounts(answer.attempts, answer.fallbacks);
     setRoutingHeaders(res, answer.target, counts.attempts, counts.fallbacks);
     sendJson(res, 200, completionJson(answer, meta));
     return { ...base, status: 200, target: answer.target, ...counts };
@@ -115,7 +115,7 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
   } catch (error) {
     return failBeforeFirstByte(call, error, base);
   }
-  const counts = attemptCounts(routed.attempts);
+  const counts = attemptCounts(routed.attempts, routed.fallbacks);
   setRoutingHeaders(res, routed.target, counts.attempts, counts.fallbacks);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
 
@@ -199,12 +199,12 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
     let tail = finished ? '' : encoder.finish('stop');
     if (parsed.includeUsage) tail += encoder.usage(usage);
     res.end(takePending() + tail + encoder.done());
-    return { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts) };
+    return { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts, routed.fallbacks) };
   } catch (thrown) {
     // Ends the routed stream too (an error event leaves it suspended): its upstream and timers go.
     void events.return?.(undefined)?.catch(() => {});
     const error = asLlmError(thrown);
-    const final = { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts) };
+    const final = { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts, routed.fallbacks) };
     if (call.signal.aborted) {
       takePending();
       res.destroy();

@@ -128,9 +128,13 @@ export function fromLlmError(error: LlmError): ApiError {
   };
 }
 
-/** Real attempts (skips left out) and the number of moves to another target, for the `x-ballast-*` headers. */
-export function attemptCounts(attempts: readonly AttemptRecord[] | undefined): { attempts: number; fallbacks: number } {
-  if (!attempts) return { attempts: 0, fallbacks: 0 };
+/**
+ * Real attempts (skips left out) and fallbacks, for the `x-ballast-*` headers. `fallbacks` is the
+ * router's own count when it has one (an answered call: a hedge that lost is no fallback);
+ * otherwise the moves to another target among the attempts.
+ */
+export function attemptCounts(attempts: readonly AttemptRecord[] | undefined, fallbacks?: number): { attempts: number; fallbacks: number } {
+  if (!attempts) return { attempts: 0, fallbacks: fallbacks ?? 0 };
   let tried = 0;
   let switches = 0;
   let last: string | undefined;
@@ -140,5 +144,5 @@ export function attemptCounts(attempts: readonly AttemptRecord[] | undefined): {
     if (last !== undefined && a.target !== last) switches++;
     last = a.target;
   }
-  return { attempts: tried, fallbacks: switches };
+  return { attempts: tried, fallbacks: fallbacks ?? switches };
 }

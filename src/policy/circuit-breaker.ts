@@ -231,12 +231,21 @@ function openDurations(openFor: Duration | OpenForBackoff | undefined): (trips: 
     const ms = toMs(openFor ?? '30s');
     return () => ms;
   }
-  const initial = toMs(openFor.initial);
-  const max = toMs(openFor.max);
+  const initial = named('openFor.initial', openFor.initial);
+  const max = named('openFor.max', openFor.max);
   const factor = openFor.factor ?? 2;
   if (!(factor >= 1) || !Number.isFinite(factor)) throw new RangeError(`openFor.factor must be a finite number >= 1, got ${factor}`);
   if (max < initial) throw new RangeError(`openFor.max (${max}ms) must not be below openFor.initial (${initial}ms)`);
   return (trips) => Math.min(max, initial * factor ** Math.max(0, trips - 1));
+}
+
+/** {@link toMs}, with the option's name in front of its error. */
+function named(name: string, value: Duration): number {
+  try {
+    return toMs(value);
+  } catch (error) {
+    throw new TypeError(`${name}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -32,6 +32,11 @@ describe('toMs', () => {
     expect(() => toMs(Number.NaN)).toThrow(TypeError);
   });
 
+  it('rejects what is neither a number nor a string with a TypeError, not a crash', () => {
+    expect(() => toMs(undefined as never)).toThrow(new TypeError('invalid duration: undefined (expected milliseconds or a string such as "20s")'));
+    expect(() => toMs({} as never)).toThrow(TypeError);
+  });
+
   it('keeps undefined in toMsOptional', () => {
     expect(toMsOptional(undefined)).toBeUndefined();
     expect(toMsOptional('1s')).toBe(1000);

@@ -15,6 +15,9 @@ export function toMs(duration: Duration): number {
     if (duration < 0) throw new TypeError(`invalid duration: ${duration} (negative)`);
     return duration;
   }
+  if (typeof duration !== 'string') {
+    throw new TypeError(`invalid duration: ${String(duration)} (expected milliseconds or a string such as "20s")`);
+  }
   const text = duration.trim();
   if (!WHOLE.test(text)) {
     throw new TypeError(`invalid duration: ${JSON.stringify(duration)} (expected e.g. "250ms", "20s", "1m30s")`);

@@ -7,10 +7,14 @@ import { createEmitter, type Dispose, type EventSubscriber } from './events.js';
 import type { Policy } from './policy.js';
 import type { RetryBudget } from './retry-budget.js';
 
-/** The abort reason of an attempt that lost a hedge race: another attempt won. */
+/**
+ * The abort reason of an attempt that lost a hedge race: another attempt won. `winner` is the
+ * winning attempt's number (a router's hedge lane, 1-based), or 0 when none won and the call ended
+ * (a router stops its other lanes when one fails in a way every target would).
+ */
 export class HedgeLostError extends Error {
   constructor(readonly winner: number) {
-    super(`hedge lost: attempt ${winner} won`);
+    super(winner > 0 ? `hedge lost: attempt ${winner} won` : 'hedge lost: the call ended');
     this.name = 'HedgeLostError';
   }
 }

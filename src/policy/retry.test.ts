@@ -471,6 +471,13 @@ describe('retry: budget', () => {
     expect(calls).toEqual(['call', 'failure', 'acquire', 'success']);
   });
 
+  it('recordCalls: false leaves the calls to the caller and still asks before each retry', async () => {
+    const { budget, calls } = fakeBudget(10);
+    const { clock, policy } = setup({ attempts: 3, budget, recordCalls: false });
+    await clock.run(policy.execute(script([new Error('a')], 'ok').op));
+    expect(calls).toEqual(['failure', 'acquire', 'success']);
+  });
+
   it('spends nothing on a non-retryable error or when already stopped', async () => {
     const { budget, calls } = fakeBudget(10);
     const { clock, policy } = setup({ attempts: 1, budget, retryIf: stopOn(AuthError) });

@@ -40,6 +40,8 @@ export interface RetryOptions {
   maxRetryAfter?: Duration;
   /** Caps retries as a share of recent calls; when it refuses, the retry gives up (reason `budget`). */
   budget?: RetryBudget;
+  /** Call `budget.recordCall()` once per execution. Default `true`; turn off when the caller records its own calls in the same budget (one call that runs this policy on several targets is still one call). */
+  recordCalls?: boolean;
   /** Source of time and sleep; default the real clock. */
   clock?: Clock;
 }
@@ -134,6 +136,7 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
   const checkResults = retryIf.on !== 'error';
   const maxRetryAfter = toMs(options.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER_MS);
   const budget = options.budget;
+  const recordCalls = options.recordCalls !== false;
 
   const attemptEvents = createEmitter<RetryAttemptEvent>();
   const attemptEndEvents = createEmitter<RetryAttemptEndEvent>();
@@ -149,7 +152,7 @@ export function retry(options: RetryOptions = {}): RetryPolicy {
     const parent = toContext(executeOptions);
     const signal = parent.signal;
     const start = clock.now();
-    budget?.recordCall();
+    if (budget && recordCalls) budget.recordCall();
     let lastDelay = 0;
 
     for (let attempt = 1; ; attempt++) {

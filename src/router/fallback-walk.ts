@@ -4,6 +4,7 @@ import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { Clock } from '../policy/clock.js';
 import { NEVER_ABORTED, type PolicyContext } from '../policy/context.js';
 import { isPolicyError } from '../policy/errors.js';
+import { HedgeLostError } from '../policy/hedge.js';
 import { retry, type RetryPolicy } from '../policy/retry.js';
 import { retryIfError } from '../policy/retry-condition.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
@@ -136,7 +137,7 @@ function hedged<T>(
     const decide = (outcome: () => void, winner: number) => {
       decided = outcome;
       cancelTimer();
-      lanes.forEach((c, i) => i !== winner && c.abort(new HedgeLost(winner)));
+      lanes.forEach((c, i) => i !== winner && c.abort(new HedgeLostError(winner + 1)));
       settleWhenIdle();
     };
     const scheduleNext = () => {
@@ -186,14 +187,6 @@ function hedged<T>(
 
 /** A lane failed in a way that would fail on every target (e.g. `invalid_request`). */
 const isFinal = (error: AllTargetsFailedError) => error.stoppedEarly;
-
-/** The abort reason of a hedge lane that lost the race. */
-export class HedgeLost extends Error {
-  constructor(readonly winner: number) {
-    super(winner >= 0 ? `another hedge lane (#${winner + 1}) answered first` : 'the call ended');
-    this.name = 'HedgeLost';
-  }
-}
 
 function finalError(error: unknown, settings: WalkSettings, attempts: AttemptRecord[]): unknown {
   const now = settings.clock.now();
@@ -288,6 +281,8 @@ export function createTargetRetry(
     maxRetryAfter: options.maxRetryAfter ?? '20s',
     retryIf: retryIfError((error) => isLlmError(error) && decideAction(error, rules).retry),
     budget,
+    // The router records each of its calls once, however many targets the call tries.
+    recordCalls: false,
     clock,
   });
   policy.onRetry((event) => {

@@ -5,7 +5,6 @@ export type { AttemptRecord, SkipReason } from './attempt-record.js';
 export type { ErrorRules, ErrorMatcher, ErrorAction } from './error-rules.js';
 export { decideAction } from './error-rules.js';
 export type { TargetRetryOptions, CooldownOptions, HedgeSettings } from './fallback-walk.js';
-export { HedgeLost } from './fallback-walk.js';
 export * from './all-targets-failed.js';
 export type * from './router-events.js';
 export * from './strategies.js';

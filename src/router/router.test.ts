@@ -4,6 +4,8 @@ import { collectStream } from '../llm/collect-stream.js';
 import { isLlmError, LlmError } from '../llm/llm-error.js';
 import type { ChatRequest } from '../llm/chat-request.js';
 import type { StreamEvent } from '../llm/stream-events.js';
+import { HedgeLostError } from '../policy/hedge.js';
+import { retryBudget } from '../policy/retry-budget.js';
 import { createVirtualClock, type VirtualClock } from '../policy/virtual-clock.js';
 import { simulated, type SimulatedOptions } from '../providers/simulated.js';
 import type { ChatProvider } from '../providers/provider.js';
@@ -154,6 +156,36 @@ describe('router: the fallback walk', () => {
 
     const moved = setup({ a: { faults: [{ kind: 'filtered' }] }, b: {} }, { errors: { fallbackOnContentFilter: true } });
     expect((await moved.clock.run(moved.router.chat(ask))).target).toBe('b');
+  });
+
+  it("a target's own fallbackOnContentFilter decides for that target, over the route's (chat and stream)", async () => {
+    const clock = createVirtualClock();
+    const filtered = simulated({ name: 'a', clock, faults: [{ kind: 'filtered' }] });
+    const healthy = simulated({ name: 'b', clock });
+    const route = (own: boolean, routeWide?: boolean) =>
+      createRouter({
+        targets: [
+          { provider: filtered, model: 'm', id: 'a', errors: { fallbackOnContentFilter: own } },
+          { provider: healthy, model: 'm', id: 'b' },
+        ],
+        clock,
+        ...(routeWide === undefined ? {} : { errors: { fallbackOnContentFilter: routeWide } }),
+      });
+    const moves = route(true);
+    expect((await clock.run(moves.chat(ask))).target).toBe('b');
+    const moved = moves.stream(ask);
+    await clock.run(collectEvents(moved));
+    expect(moved.target).toBe('b');
+
+    const stays = route(false, true);
+    const kept = await clock.run(stays.chat(ask));
+    expect([kept.target, kept.finishReason]).toEqual(['a', 'content_filter']);
+    const keptStream = stays.stream(ask);
+    const { events } = await clock.run(collectEvents(keptStream));
+    expect(keptStream.target).toBe('a');
+    expect(events.at(-1)).toMatchObject({ type: 'finish', finishReason: 'content_filter' });
+    moves.close();
+    stays.close();
   });
 
   it('lists every attempt when all fail, with the most telling kind', async () => {
@@ -313,6 +345,16 @@ describe('router: the fallback walk', () => {
     const provider = simulated({});
     expect(() => createRouter({ targets: [{ provider, model: 'x' }, { provider, model: 'x' }] })).toThrow(/duplicate/);
   });
+
+  it('rejects bad breaker options with a TypeError naming the breaker option', () => {
+    const targets = [{ provider: simulated({}), model: 'x' }];
+    const refused = (breaker: object) => () => createRouter({ targets, breaker: breaker as never });
+    expect(refused({ window: '30s', failureRate: 2, minCalls: 10 })).toThrow(new TypeError('breaker.failureRate must be in (0, 1], got 2'));
+    expect(refused({ consecutive: 3, halfOpen: { probes: 0 } })).toThrow(new TypeError('breaker.halfOpen.probes must be a positive integer, got 0'));
+    expect(refused({ consecutive: 3, window: '10s' })).toThrow(new TypeError('breaker: give only one of `consecutive`, `count` and `window`'));
+    expect(refused({ consecutive: 3, openFor: { initial: '1s' } })).toThrow(/^breaker\.openFor\.max: invalid duration: undefined/);
+    expect(() => createRouter({ targets, breaker: { consecutive: 3, openFor: { initial: '1s', max: '1m' } } }).close()).not.toThrow();
+  });
 });
 
 describe('router: streaming and the commit point', () => {
@@ -440,6 +482,25 @@ describe('router: hedging', () => {
     expect(events.find((e) => e.type === 'hedge')).toMatchObject({ target: 'b', afterMs: 2000 });
   });
 
+  it("the loser's signal says why, with the policy layer's HedgeLostError naming the winning lane", async () => {
+    const clock = createVirtualClock();
+    const reasons: unknown[] = [];
+    const slow: ChatProvider = {
+      ...streamingProvider('slow', async function* () {}),
+      chat: (_request, { signal }) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => (reasons.push(signal.reason), reject(signal.reason)), { once: true })),
+    };
+    const fast = simulated({ name: 'fast', clock, latency: 10 });
+    const router = createRouter({ clock, hedge: { delay: '1s' }, budget: false, targets: [{ provider: slow, model: 'm' }, { provider: fast, model: 'm' }] });
+    const answer = await clock.run(router.chat(ask));
+    expect(answer.target).toBe('fast/m');
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toBeInstanceOf(HedgeLostError);
+    expect(reasons[0]).toMatchObject({ winner: 2, message: 'hedge lost: attempt 2 won' });
+    expect(answer.attempts.find((a) => a.target === 'slow/m')).toMatchObject({ outcome: 'failure', kind: 'aborted' });
+    router.close();
+  });
+
   it('the first wins late: it answers after the hedge started, and the hedge is aborted', async () => {
     const { clock, router, providers } = setup({ a: { latency: 2500 }, b: { latency: 5000 } }, { hedge: { delay: '2s' }, budget: false });
     const answer = await clock.run(router.chat(ask));
@@ -461,6 +522,20 @@ describe('router: hedging', () => {
     expect(events.filter((e) => e.type === 'start')).toHaveLength(1);
     expect(text(events)).toBe('[b/m] hello');
     expect(providers.a!.control.aborted).toBe(1);
+  });
+
+  it('a call counts once in the retry budget, however many targets it tries', async () => {
+    for (const targets of [1, 3]) {
+      const clock = createVirtualClock();
+      const budget = retryBudget({ ratio: 0.2, minPerSecond: 0, window: '10s', clock });
+      const specs = Object.fromEntries(Array.from({ length: targets }, (_, i) => [`t${i}`, { faults: [{ kind: 'server' as const }] }]));
+      const { router, events } = setup(specs, { clock, budget, breaker: false, retry: { attempts: 2, wait: 0 } });
+      for (let i = 0; i < 100; i++) await clock.run(router.chat(ask).catch(() => undefined));
+      expect(budget.snapshot().calls).toBe(100);
+      // 20 % of 100 calls, whether one target or three failed each time.
+      expect(events.filter((e) => e.type === 'retry')).toHaveLength(20);
+      router.close();
+    }
   });
 
   it('does not hedge when the budget refuses', async () => {
@@ -675,6 +750,48 @@ describe('router: a stream provider that ignores its signal', () => {
     expect(events.some((e) => e.type === 'text')).toBe(true);
     expect(error?.code).toBe('idle_timeout');
     expect(clock.now() - started).toBe(5000);
+    router.close();
+  });
+});
+
+describe('router: a chat provider that ignores its signal', () => {
+  it('cannot hold router.chat past timeouts.total', async () => {
+    const clock = createVirtualClock();
+    const deaf: ChatProvider = {
+      ...streamingProvider('deaf', async function* () {}),
+      // Answers after a minute whatever its signal says.
+      chat: () => new Promise((resolve) => clock.setTimer(60_000, () => resolve({ text: 'late', toolCalls: [], finishReason: 'stop' }))),
+    };
+    const router = createRouter({ clock, timeouts: { total: '1s' }, breaker: false, targets: [{ provider: deaf, model: 'm' }] });
+    const error = await failure(clock.run(router.chat(ask)));
+    expect(error.kind).toBe('timeout');
+    expect(clock.now()).toBe(1000);
+    router.close();
+  });
+});
+
+describe('router: a half-open probe that streams', () => {
+  it('frees its probe slot at the first token, so a long probe stream does not hold the breaker half-open', async () => {
+    const clock = createVirtualClock();
+    const a = simulated({ name: 'a', clock, firstToken: 10, chunkInterval: 1000, faults: [{ kind: 'server', times: 1 }] });
+    const b = simulated({ name: 'b', clock, latency: 10 });
+    const router = createRouter({
+      clock,
+      retry: { attempts: 1 },
+      breaker: { consecutive: 1, openFor: '1s', halfOpen: { probes: 1 } },
+      targets: [
+        { provider: a, model: 'm', id: 'a' },
+        { provider: b, model: 'm', id: 'b' },
+      ],
+    });
+    const long = { messages: [{ role: 'user' as const, content: 'one two three four five six' }] };
+    expect((await clock.run(router.chat(long))).target).toBe('b'); // a failed: its breaker opened
+    await clock.advance(1000);
+    const probe = router.stream(long)[Symbol.asyncIterator]();
+    await clock.run(probe.next());
+    await clock.run(probe.next()); // the probe committed on a and is still streaming
+    expect((await clock.run(router.chat(long))).target).toBe('a');
+    await probe.return?.(undefined);
     router.close();
   });
 });

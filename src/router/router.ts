@@ -201,9 +201,12 @@ export function createRouter(options: RouterOptions): Router {
     return target.id;
   };
 
+  /** A target's own error rules (merged over the route's), or the route's. */
+  const rulesOf = (target: Target): ErrorRules => ownPolicies.get(target.id)?.rules ?? rules;
+
   const countsForBreaker = (error: unknown, target: Target): boolean => {
     const llmError = toLlmError(error, target);
-    return llmError.kind !== 'aborted' && decideAction(llmError, ownPolicies.get(target.id)?.rules ?? rules).countsForBreaker;
+    return llmError.kind !== 'aborted' && decideAction(llmError, rulesOf(target)).countsForBreaker;
   };
 
   options.targets.forEach((target, index) => add(target, index));
@@ -231,7 +234,11 @@ export function createRouter(options: RouterOptions): Router {
     return strategy(eligible, { request, stream, random });
   };
 
-  const callScope = (request: ChatRequest): CallScope => openCallScope(clock, request.signal ?? NEVER_ABORTED, totalMs);
+  // Opened once per call: the call counts once in the retry budget, however many targets it tries.
+  const callScope = (request: ChatRequest): CallScope => {
+    budget?.recordCall();
+    return openCallScope(clock, request.signal ?? NEVER_ABORTED, totalMs);
+  };
 
   const settingsFor = (scope: CallScope, callId: number, stream: boolean): WalkSettings => ({
     callId,
@@ -273,7 +280,7 @@ export function createRouter(options: RouterOptions): Router {
 
   /** An answer filtered before any content is a failure to fall back from, when the route says so (as for chat). */
   const refuseFiltered = (stream: CommittedStream): CommittedStream => {
-    if (!rules.fallbackOnContentFilter || !stream.ended) return stream;
+    if (!rulesOf(stream.runtime.target).fallbackOnContentFilter || !stream.ended) return stream;
     const finish = stream.buffered.find((e) => e.type === 'finish');
     if (finish?.type !== 'finish' || finish.finishReason !== 'content_filter') return stream;
     stream.abort();
@@ -297,7 +304,7 @@ export function createRouter(options: RouterOptions): Router {
           settingsFor(scope, callId, false),
           async (runtime, signal) => {
             const response = await runtime.target.provider.chat(upstream, { model: runtime.target.model, signal });
-            if (response.finishReason === 'content_filter' && rules.fallbackOnContentFilter) {
+            if (response.finishReason === 'content_filter' && rulesOf(runtime.target).fallbackOnContentFilter) {
               throw contentFilterError(response.rawFinishReason, { provider: runtime.target.provider.name, model: runtime.target.model });
             }
             return response;

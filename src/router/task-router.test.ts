@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isLlmError, type LlmError } from '../llm/llm-error.js';
+import { retryBudget } from '../policy/retry-budget.js';
 import { createVirtualClock, type VirtualClock } from '../policy/virtual-clock.js';
 import { isAllTargetsFailedError, type AllTargetsFailedError } from './all-targets-failed.js';
 import type { RouterEvent } from './router-events.js';
@@ -206,5 +207,17 @@ describe('createTaskRouter', () => {
     expect(() => createTaskRouter({ targets: [{ id: '', run }] })).toThrow(/targets\[0\]\.id/);
     expect(() => createTaskRouter({ targets: [{ id: 'a', run }, { id: 'a', run }] })).toThrow(/duplicate/);
     expect(() => createTaskRouter({ targets: [{ id: 'a', run: 'no' as never }] })).toThrow(/targets\[0\]\.run/);
+  });
+});
+
+describe('task router: retry budget', () => {
+  it('a run counts once in the budget, however many targets it tries', async () => {
+    const clock = createVirtualClock();
+    const budget = retryBudget({ ratio: 0.2, minPerSecond: 0, window: '10s', clock });
+    const targets = ['a', 'b', 'c'].map((id) => backend(clock, id, { failures: Infinity }).target);
+    const { router, events } = setup(targets, clock, { budget, breaker: false, retry: { attempts: 2, wait: 0 } });
+    for (let i = 0; i < 50; i++) await clock.run(router.run('x').catch(() => undefined));
+    expect(budget.snapshot().calls).toBe(50);
+    expect(events.filter((e) => e.type === 'retry')).toHaveLength(10);
   });
 });

@@ -136,6 +136,8 @@ export function createTaskRouter<I, O>(options: TaskRouterOptions<I, O>): TaskRo
     async run(input, callOptions = {}) {
       const callId = nextCallId++;
       const scope = openCallScope(clock, callOptions.signal ?? NEVER_ABORTED, totalMs);
+      // Once per call, however many targets it tries (the per-target retries do not record calls).
+      budget?.recordCall();
       const attempts: AttemptRecord[] = [];
       try {
         const candidates = ordered.filter((runtime) => {

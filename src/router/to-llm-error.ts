@@ -1,6 +1,7 @@
 import { abortedError, classifyThrown, timeoutError } from '../llm/classify.js';
 import { LlmError, isLlmError } from '../llm/llm-error.js';
 import { isPolicyError, type BrokenCircuitError, type TimeoutError } from '../policy/errors.js';
+import { HedgeLostError } from '../policy/hedge.js';
 import type { Target } from './target.js';
 
 /** Turns whatever an attempt threw (provider errors, policy errors, aborts) into an `LlmError`. */
@@ -22,6 +23,6 @@ export function toLlmError(error: unknown, target: Target): LlmError {
     });
   }
   // A hedge lane that lost (or was stopped because the call ended) was aborted by the router itself.
-  if (error instanceof Error && error.name === 'HedgeLost') return abortedError(error, context);
+  if (error instanceof HedgeLostError) return abortedError(error, context);
   return classifyThrown(error, context);
 }

@@ -1,4 +1,4 @@
-import type { CircuitBreakerOptions } from '../policy/circuit-breaker.js';
+import { circuitBreaker, type CircuitBreakerOptions } from '../policy/circuit-breaker.js';
 import type { Clock } from '../policy/clock.js';
 import { toMs, type Duration } from '../policy/duration.js';
 import { retryBudget, type RetryBudget } from '../policy/retry-budget.js';
@@ -58,8 +58,26 @@ export function resolveWalkOptions(options: WalkOptionsInput, clock: Clock): Res
       disabled: durationMs(options.cooldowns?.disabled ?? '10m', 'cooldowns.disabled'),
     },
     hedge: options.hedge ? { delayMs: durationMs(options.hedge.delay, 'hedge.delay'), maxLanes } : undefined,
-    breaker: options.breaker === false ? false : (options.breaker ?? DEFAULT_BREAKER),
+    breaker: options.breaker === false ? false : checkBreakerOptions(options.breaker ?? DEFAULT_BREAKER, clock),
   };
+}
+
+/** A breaker error message that starts with the option it is about. */
+const BREAKER_FIELD = /^(?:consecutive|count|window|failureRate|minCalls|buckets|slowCall|openFor|halfOpen)\b/;
+
+/**
+ * The breaker options, checked by building one breaker from them (targets build theirs later,
+ * where an error could not name the option): its `RangeError`s become `TypeError`s naming `breaker`.
+ */
+function checkBreakerOptions(options: CircuitBreakerOptions, clock: Clock): CircuitBreakerOptions {
+  try {
+    circuitBreaker({ ...options, clock, store: undefined, key: undefined } as CircuitBreakerOptions);
+  } catch (error) {
+    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+    const message = error.message.replace(/^circuit breaker: /, '');
+    throw new TypeError(BREAKER_FIELD.test(message) ? `breaker.${message}` : `breaker: ${message}`, { cause: error });
+  }
+  return options;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { realClock, type Clock } from '../policy/clock.js';
+import { createEmitter, type EventSubscriber } from '../policy/events.js';
 import { createKeyListeners } from '../policy/key-listeners.js';
 import type { JsonValue, StateStore, StoreHealth } from '../policy/state-store.js';
 
@@ -16,7 +17,7 @@ export interface RedisStoreOptions {
   channel?: string;
   /** Clock of local expiry; default the real clock. */
   clock?: Clock;
-  /** Told when the connection comes or goes (for logs). Never given secrets. */
+  /** Told when the connection comes or goes (for logs), from the start; as `store.onHealth(listener)`. Never given secrets. */
   onHealth?: (health: StoreHealth) => void;
   /** How long {@link RedisStore.ready} waits for the first sync before the store serves from local state. Default 3000. */
   readyTimeoutMs?: number;
@@ -32,6 +33,8 @@ export interface RedisStore extends StateStore {
    */
   readonly ready: Promise<void>;
   health(): StoreHealth;
+  /** Calls `listener` with the health whenever the connection comes or goes, or fails again; returns what unsubscribes it. */
+  onHealth: EventSubscriber<StoreHealth>;
   /** Closes both connections. Local reads and writes go on working. */
   close(): Promise<void>;
 }
@@ -118,7 +121,11 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     keys: entries.size,
     ...(lastError !== undefined && { lastError }),
   });
-  const report = () => options.onHealth?.(health());
+  const healthEvents = createEmitter<StoreHealth>();
+  if (options.onHealth) healthEvents.on(options.onHealth);
+  const report = () => {
+    if (healthEvents.active) healthEvents.emit(health());
+  };
   const fail = (error: unknown) => {
     const message = redactUrl(error instanceof Error ? error.message : String(error), url);
     // ioredis follows each refused connect with "Connection is closed.": keep the cause instead.
@@ -332,6 +339,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     },
     subscribe,
     health,
+    onHealth: healthEvents.on,
     async close() {
       closed = true;
       for (const timer of timers) clearTimeout(timer);
