@@ -91,6 +91,12 @@ describe('ballast check', () => {
 
 describe('help and usage errors', () => {
   it('--help on every command', async () => {
+    const serveHelp = captured();
+    await main(['serve', '--help'], serveHelp);
+    // `ballast help <command>` is that command's --help.
+    const viaHelp = captured();
+    expect(await main(['help', 'serve'], viaHelp)).toBe(0);
+    expect(viaHelp.stdout()).toBe(serveHelp.stdout());
     for (const args of [['--help'], ['serve', '--help'], ['check', '-h'], ['simulate', '--help']]) {
       const io = captured();
       expect(await main(args, io)).toBe(0);
@@ -102,8 +108,11 @@ describe('help and usage errors', () => {
     const cases: Array<[string[], RegExp]> = [
       [['frobnicate'], /^ballast: unknown command "frobnicate" \(see ballast --help\)\n$/],
       [['serve', '--port', 'eighty'], /^ballast: --port expects a port number from 0 to 65535, got "eighty" \(see ballast serve --help\)\n$/],
-      [['serve', '--bogus'], /^ballast: Unknown option '--bogus'.*\(see ballast serve --help\)\n$/],
+      [['serve', '--bogus'], /^ballast: unknown option --bogus \(see ballast serve --help\)\n$/],
+      [['check', '--foo'], /^ballast: unknown option --foo \(see ballast check --help\)\n$/],
       [['simulate', '--duration', 'soon'], /^ballast: --duration expects a duration such as 30m, 1h or 1h30m, got "soon" \(see ballast simulate --help\)\n$/],
+      [['simulate', '--rps', '-1'], /^ballast: --rps needs a value; for one starting with a dash write --rps=<value> \(see ballast simulate --help\)\n$/],
+      [['serve', '--port'], /^ballast: Option '-p, --port <value>' argument missing \(see ballast serve --help\)\n$/],
     ];
     for (const [args, message] of cases) {
       const io = captured();

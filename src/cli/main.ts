@@ -12,10 +12,14 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'help':
+        // `ballast help serve` is `ballast serve --help`.
+        if (rest[0] !== undefined && COMMANDS.has(rest[0])) return await main([rest[0], '--help'], io);
+        io.out(MAIN_HELP);
+        return 0;
       case undefined:
       case '-h':
       case '--help':
-      case 'help':
         io.out(MAIN_HELP);
         return command === undefined ? 2 : 0;
       case '-v':
@@ -38,11 +42,25 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       io.err(`${error.lines.join('\n')}\n`);
       return 1;
     }
-    const usage = error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
-    const where = command === 'serve' || command === 'check' || command === 'mock' || command === 'simulate' ? `ballast ${command} --help` : 'ballast --help';
-    io.err(`ballast: ${(error as Error).message ?? String(error)}${usage ? ` (see ${where})` : ''}\n`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const usage = error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS');
+    const where = command !== undefined && COMMANDS.has(command) ? `ballast ${command} --help` : 'ballast --help';
+    const message = code?.startsWith('ERR_PARSE_ARGS') ? parseArgsMessage(error as Error) : ((error as Error).message ?? String(error));
+    io.err(`ballast: ${message}${usage ? ` (see ${where})` : ''}\n`);
     return usage ? 2 : 1;
   }
+}
+
+const COMMANDS = new Set(['serve', 'check', 'mock', 'simulate']);
+
+/** Node's `parseArgs` errors in one line of ours (its own run to several lines, with odd quoting). */
+function parseArgsMessage(error: Error): string {
+  const quoted = /'([^']*)'/.exec(error.message)?.[1];
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${quoted ?? ''}`.trim();
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${JSON.stringify(quoted ?? '')}`;
+  if (/argument is ambiguous/.test(error.message) && quoted) return `${quoted} needs a value; for one starting with a dash write ${quoted}=<value>`;
+  return error.message.split('\n')[0]!;
 }
 
 function version(): string {

@@ -58,7 +58,7 @@ export function parseConfigText(text: string, format: 'yaml' | 'json' = 'yaml', 
     try {
       raw = JSON.parse(text);
     } catch (error) {
-      return { ok: false, problems: [{ path: '', expected: 'valid JSON', got: (error as Error).message }] };
+      return { ok: false, problems: [jsonSyntaxProblem(text, (error as Error).message)] };
     }
   } else {
     const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -78,6 +78,25 @@ export function parseConfigText(text: string, format: 'yaml' | 'json' = 'yaml', 
   }
   if (raw === null || raw === undefined) return { ok: false, problems: [{ path: '', expected: 'a config with providers and routes', got: 'an empty document' }] };
   return validateConfig(raw, options);
+}
+
+/**
+ * A JSON syntax error with its line and column, like YAML's: from the message's position when it
+ * has one, else from the YAML parser (JSON is YAML), which finds the same spot. The message loses
+ * the position and the quoted document some Node versions put in it.
+ */
+function jsonSyntaxProblem(text: string, message: string): ConfigProblem {
+  const at = /\s*(?:in JSON )?at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
+  let path = '';
+  if (at) {
+    const before = text.slice(0, Number(at[1]));
+    path = `line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
+  } else {
+    const pos = parseDocument(text).errors[0]?.linePos?.[0];
+    if (pos) path = `line ${pos.line}, column ${pos.col}`;
+  }
+  const got = (at ? message.replace(at[0], '') : message).replace(/, ".*" is not valid JSON$/s, '');
+  return { path, expected: 'valid JSON', got };
 }
 
 /** Reads and validates a config file (`.json` as JSON, anything else as YAML). */

@@ -60,12 +60,17 @@ describe('corsPolicy', () => {
     expect(none.headers.get('access-control-allow-headers')).toContain('x-stainless-retry-count');
   });
 
-  it('answers nothing to a stranger origin, and plain requests get no allow-headers', async () => {
+  it("refuses a stranger origin's preflight with a 403 that says why, and plain requests get no allow-headers", async () => {
     const url = await start({ origins: ['https://app.example'] });
     const stranger = await preflight(url, { origin: 'https://evil.example', 'access-control-request-headers': 'authorization' });
+    expect(stranger.status).toBe(403);
     expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
     expect(stranger.headers.get('access-control-allow-headers')).toBeNull();
-    expect(await stranger.text()).toBe('ok');
+    expect(await stranger.json()).toMatchObject({ error: { code: 'cors_origin_not_allowed', message: expect.stringContaining('https://evil.example') } });
+    // A stranger's plain request goes on to the handler (a browser just will not show it the answer).
+    const strangerPlain = await fetch(url, { headers: { origin: 'https://evil.example' } });
+    expect(await strangerPlain.text()).toBe('ok');
+    expect(strangerPlain.headers.get('access-control-allow-origin')).toBeNull();
     const plain = await fetch(url, { headers: { origin: 'https://app.example' } });
     expect(plain.headers.get('access-control-allow-headers')).toBeNull();
     expect(plain.headers.get('vary')).toBe('origin');

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { toMs } from '../policy/duration.js';
 import type { ServerConfig } from './config-schema.js';
+import { sendError } from './respond.js';
 
 /** Applies the configured CORS policy; answers preflights. */
 export interface CorsPolicy {
@@ -56,13 +57,26 @@ export function corsPolicy(config: ServerConfig['cors']): CorsPolicy | undefined
     apply(req, res) {
       const origin = req.headers.origin;
       if (origin === undefined) return false;
+      const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
       if (origins === '*') res.setHeader('access-control-allow-origin', '*');
       else if (origins.includes(origin)) {
         res.setHeader('access-control-allow-origin', origin);
         res.setHeader('vary', 'origin');
-      } else return false;
+      } else {
+        if (!preflight) return false;
+        // Refused plainly (the browser blocks the call either way; this says why to anyone looking).
+        res.setHeader('vary', 'origin');
+        sendError(res, {
+          status: 403,
+          message: `The origin ${JSON.stringify(origin)} is not in server.cors.origins.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'cors_origin_not_allowed',
+        });
+        return true;
+      }
       res.setHeader('access-control-expose-headers', EXPOSE_HEADERS);
-      if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+      if (!preflight) return false;
       // Browsers' SDKs add headers no fixed list keeps up with (`x-stainless-*`): an allowed origin gets its own list back.
       const vary = origins === '*' ? 'access-control-request-headers' : 'origin, access-control-request-headers';
       res.writeHead(204, {

@@ -60,6 +60,18 @@ describe('fromLlmError code', () => {
     expect(frameCode(new AllTargetsFailedError(attempts, { now: 0, kind: 'server' }))).toBe('server_error');
   });
 
+  it('lists the attempts with the names the library uses (a skip says its skipReason)', () => {
+    const attempts = [
+      { target: 'a/m', attempt: 0, outcome: 'skipped' as const, skipReason: 'breaker_open' as const, startedAt: 0, durationMs: 0, delayBeforeMs: 0 },
+      { target: 'b/m', attempt: 1, outcome: 'failure' as const, kind: 'server' as const, status: 500, startedAt: 0, durationMs: 1, delayBeforeMs: 0 },
+    ];
+    const body = JSON.parse(errorBody(fromLlmError(new AllTargetsFailedError(attempts, { now: 0 })))) as { error: { attempts: unknown[] } };
+    expect(body.error.attempts).toEqual([
+      { target: 'a/m', outcome: 'skipped', skipReason: 'breaker_open' },
+      { target: 'b/m', outcome: 'failure', attempt: 1, kind: 'server', status: 500 },
+    ]);
+  });
+
   it('every kind has a stable snake_case code', () => {
     for (const kind of ERROR_KINDS) expect(frameCode(new LlmError({ kind, message: 'x' }))).toMatch(/^[a-z][a-z_]*$/);
   });

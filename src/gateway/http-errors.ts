@@ -21,7 +21,7 @@ export function errorBody(error: ApiError): string {
   if (error.attempts?.length) {
     inner.attempts = error.attempts.map((a) => {
       const out: Record<string, unknown> = { target: a.target, outcome: a.outcome };
-      if (a.outcome === 'skipped') out.reason = a.skipReason;
+      if (a.outcome === 'skipped') out.skipReason = a.skipReason;
       else out.attempt = a.attempt;
       if (a.kind !== undefined) out.kind = a.kind;
       if (a.status !== undefined) out.status = a.status;

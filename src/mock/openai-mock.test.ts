@@ -187,7 +187,8 @@ describe('openai mock: scenarios', () => {
     expect((await post(chat())).status).toBe(200);
     const extra = await post(chat());
     expect(extra.status).toBe(500);
-    expect(await extra.text()).toContain('mock scenario exhausted');
+    // Counted from 1, as the other mocks count: the second request found no second reply.
+    expect(await extra.text()).toContain('openai mock: scenario exhausted (no reply for request 2)');
   });
 
   it('runs from plain JSON (what `ballast mock` will load)', async () => {

@@ -302,7 +302,7 @@ export async function startOpenAiMock(scenario: OpenAiMockScenario, options: { p
     const stream = body.stream === true;
     const request: OpenAiMockRequest = { index, body, model: body.model, stream, recorded };
     const reply = await pick(request);
-    if (!reply) return withBase(errorJson(500, `mock scenario exhausted: no reply for request ${index}`, 'server_error', null, null));
+    if (!reply) return withBase(errorJson(500, `openai mock: scenario exhausted (no reply for request ${index + 1})`, 'server_error', null, null));
     return withBase(renderOpenAiReply(reply, request, serial));
   }, { port: options.port });
 

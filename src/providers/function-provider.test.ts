@@ -489,6 +489,15 @@ describe('wrapFunction', () => {
     expect((await failure(custom(undefined, {}))).kind).toBe('not_found');
   });
 
+  it('needs no options: the name defaults to the function name, or "function"', async () => {
+    async function synthesize(_text: string): Promise<string> {
+      throw Object.assign(new Error('busy'), { status: 503 });
+    }
+    expect(await failure(wrapFunction(synthesize)('x', {}))).toMatchObject({ kind: 'overloaded', provider: 'synthesize' });
+    const anonymous = wrapFunction(() => Promise.reject(Object.assign(new Error('busy'), { status: 503 })));
+    expect(await failure(anonymous(undefined, {}))).toMatchObject({ kind: 'overloaded', provider: 'function' });
+  });
+
   it('rejects as aborted at once when the signal aborts, even if the function ignores it', async () => {
     const controller = new AbortController();
     const slow = wrapFunction((_input: void, _ctx: { signal: AbortSignal }) => new Promise<string>(() => {}), { name: 'video' });

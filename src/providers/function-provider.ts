@@ -168,8 +168,8 @@ export interface FunctionContext {
 
 /** Options of {@link wrapFunction}. */
 export interface WrapFunctionOptions {
-  /** The backend's label in errors, events and metrics. */
-  name: string;
+  /** The backend's label in errors, events and metrics. Default `fn.name`, or `function` for an anonymous one. */
+  name?: string;
   classify?: ErrorClassifier;
 }
 
@@ -181,13 +181,14 @@ export interface WrapFunctionOptions {
  */
 export function wrapFunction<I, O, C extends FunctionContext = FunctionContext>(
   fn: (input: I, context: C) => Promise<O>,
-  options: WrapFunctionOptions,
+  options: WrapFunctionOptions = {},
 ): (input: I, context: C) => Promise<O> {
+  const name = options.name ?? (fn.name || 'function');
   return async (input, context) => {
     try {
       return await untilAborted(() => fn(input, context), context?.signal);
     } catch (error) {
-      throw toLlmError(error, { name: options.name, classify: options.classify, signal: context?.signal });
+      throw toLlmError(error, { name, classify: options.classify, signal: context?.signal });
     }
   };
 }
