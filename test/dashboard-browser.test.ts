@@ -6,7 +6,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/gateway/config-load.js';
 import { createDashboardHandler } from '../src/gateway/dashboard-api.js';
+import { createLogger } from '../src/gateway/logger.js';
+import { createGateway } from '../src/gateway/server.js';
 import { simulated, type SimulatedProvider } from '../src/providers/simulated.js';
 import { createRouter, type Router } from '../src/router/router.js';
 
@@ -211,6 +214,35 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
     } finally {
       routers.delete('<b>evil</b>');
       hostile.close();
+    }
+  }, 20_000);
+
+  it('behind client tokens: the page opens, asks for the token, and shows the routes once given it', async () => {
+    const loaded = validateConfig({
+      server: { port: 0, tokens: ['dashboard-t0ken'] },
+      providers: { sim: { type: 'simulated' } },
+      routes: { guarded: { targets: [{ provider: 'sim', model: 'm' }] } },
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'silent', write: () => {} }) });
+    const { url: base } = await gateway.listen();
+    const tab = await context!.newPage();
+    try {
+      await tab.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => route.abort());
+      expect((await tab.goto(`${base}/`, WAIT))?.status()).toBe(200);
+      await tab.locator('#auth').waitFor({ state: 'visible', ...WAIT });
+      expect(await tab.locator('#conn').textContent()).toContain('asks for a client token');
+      await tab.fill('#token', 'wrong');
+      await tab.click('#auth button');
+      await expect.poll(() => tab.locator('#conn').textContent(), WAIT).toContain('that token was refused');
+      await tab.fill('#token', 'dashboard-t0ken');
+      await tab.click('#auth button');
+      await tab.locator('article[data-route="guarded"]').waitFor(WAIT);
+      expect(await tab.locator('#auth').isHidden()).toBe(true);
+      expect(await tab.locator('#conn').getAttribute('data-live')).toBe('yes');
+    } finally {
+      await tab.close();
+      await gateway.close();
     }
   }, 20_000);
 });

@@ -1,5 +1,6 @@
 // Config loading and validation, ENV references, the default and demo configs, and reload.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +121,38 @@ describe('validation messages: path, expected, got', () => {
     );
   });
 
+  it('refuses strategy options the named strategy would ignore, saying which strategy takes each', () => {
+    const result = validateConfig({
+      ...MINIMAL,
+      routes: {
+        rr: { strategy: { name: 'round-robin', ties: 'shuffle', metric: 'ttft', defaultOutputTokens: 5 }, targets: [{ provider: 'sim', model: 'a' }] },
+        cheap: { strategy: { name: 'least-cost', ties: 'order' }, targets: [{ provider: 'sim', model: 'a' }] },
+      },
+    });
+    expect(lines(result)).toEqual([
+      'routes.rr.strategy.ties: expected no ties with strategy round-robin (only priority takes ties), got "shuffle"',
+      'routes.rr.strategy.metric: expected no metric with strategy round-robin (only least-latency takes metric), got "ttft"',
+      'routes.rr.strategy.defaultOutputTokens: expected no defaultOutputTokens with strategy round-robin (only least-cost takes defaultOutputTokens), got number 5',
+      'routes.cheap.strategy.ties: expected no ties with strategy least-cost (only priority takes ties), got "order"',
+    ]);
+    // Each option next to the strategy that reads it is fine.
+    for (const strategy of [{ name: 'priority', ties: 'shuffle' }, { name: 'least-latency', metric: 'ttft' }, { name: 'least-cost', defaultOutputTokens: 5 }]) {
+      expect(lines(validateConfig({ ...MINIMAL, routes: { chat: { strategy, targets: [{ provider: 'sim', model: 'a' }] } } }))).toEqual([]);
+    }
+  });
+
+  it('refuses a breaker that mixes consecutive with the failure-rate fields (one of them would be ignored)', () => {
+    const breaker = (b: Record<string, unknown>) => validateConfig({ ...MINIMAL, routes: { chat: { breaker: b, targets: [{ provider: 'sim', model: 'a' }] } } });
+    const why = '(a breaker takes consecutive, or failureRate, minCalls and window, not both)';
+    expect(lines(breaker({ consecutive: 3, failureRate: 0.9, minCalls: 50, window: '5m', openFor: '10s' }))).toEqual([
+      `routes.chat.breaker.failureRate: expected no failureRate next to consecutive ${why}, got number 0.9`,
+      `routes.chat.breaker.minCalls: expected no minCalls next to consecutive ${why}, got number 50`,
+      `routes.chat.breaker.window: expected no window next to consecutive ${why}, got "5m"`,
+    ]);
+    expect(lines(breaker({ consecutive: 3, openFor: '10s', halfOpenProbes: 2 }))).toEqual([]);
+    expect(lines(breaker({ failureRate: 0.5, minCalls: 10, window: '30s', openFor: '10s' }))).toEqual([]);
+  });
+
   it('reports what only the provider can check (a fault window that ends before it starts) under its path', () => {
     const config = valid(validateConfig({ ...MINIMAL, providers: { sim: { type: 'simulated', faults: [{ kind: 'server', between: ['2h', '10m'] }] } } }));
     let error: unknown;
@@ -159,7 +192,10 @@ describe('validation messages: path, expected, got', () => {
       await writeFile(join(dir, 'ok.json'), JSON.stringify(MINIMAL));
       expect(valid(await loadConfigFile(join(dir, 'ok.json'))).routes.chat!.targets[0]!.model).toBe('m1');
       await writeFile(join(dir, 'bad.json'), '{"providers": ');
-      expect(lines(await loadConfigFile(join(dir, 'bad.json')))[0]).toMatch(/^\(config\): expected valid JSON, got /);
+      // (The wording after "got" is Node's own.)
+      expect(lines(await loadConfigFile(join(dir, 'bad.json')))).toEqual([expect.stringMatching(/^line 1, column 15: expected valid JSON, got \S/)]);
+      // Where Node gives no position, the YAML parser finds the line.
+      expect(lines(parseConfigText('{\n "x": [1,,2]\n}', 'json'))).toEqual([expect.stringMatching(/^line 2, column 10: expected valid JSON, got \S/)]);
       expect(lines(await loadConfigFile(join(dir, 'missing.yaml')))).toEqual([`${join(dir, 'missing.yaml')}: expected a readable config file, got no such file`]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -421,6 +457,58 @@ describe('reload', () => {
     expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', running: 'memory', configured: 'redis redis://127.0.0.1:1 (prefix ballast:)' });
     expect(logs.join('')).not.toContain('s3cret-pass');
     expect((await ask('second')).status).toBe(200);
+  });
+});
+
+describe('reload: server.timeouts', () => {
+  const configWith = (timeouts: Record<string, string>) => valid(validateConfig({ ...MINIMAL, server: { port: 0, timeouts } }));
+
+  /** Sends half a request's headers, then the rest after `pauseMs`; resolves with the status line the server sent. */
+  const slowHeaders = (url: string, pauseMs: number) =>
+    new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(url);
+      const socket = connect(Number(port), hostname, () => {
+        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+        const timer = setTimeout(() => socket.write('Connection: close\r\n\r\n'), pauseMs);
+        socket.once('close', () => clearTimeout(timer));
+      });
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(received.split('\r\n')[0] ?? ''));
+    });
+
+  it('apply to the running server, as gateway.config shows them', async () => {
+    const logs: string[] = [];
+    const gateway = createGateway({ config: configWith({ headers: '100ms', request: '60s', keepAlive: '5s' }), logger: createLogger({ write: (line) => logs.push(line) }) });
+    try {
+      const { url } = await gateway.listen();
+      expect(await slowHeaders(url, 400)).toBe('HTTP/1.1 408 Request Timeout');
+
+      expect(gateway.reload(configWith({ headers: '30s', request: '45s', keepAlive: '2s' })).ok).toBe(true);
+      // The same slow client now gets its answer: the 100 ms headers timeout is gone.
+      expect(await slowHeaders(url, 400)).toBe('HTTP/1.1 200 OK');
+      expect(gateway.config.server.timeouts).toEqual({ headers: '30s', request: '45s', keepAlive: '2s' });
+      expect([gateway.server.headersTimeout, gateway.server.requestTimeout, gateway.server.keepAliveTimeout]).toEqual([30_000, 45_000, 2_000]);
+      // Nothing to warn about: the server checks often enough for a 30 s headers timeout.
+      expect(logs.filter((l) => l.includes('server.timeouts'))).toEqual([]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('say when a shorter headers timeout is checked less often than it wants until restart', async () => {
+    const logs: string[] = [];
+    const gateway = createGateway({ config: configWith({ headers: '10s', request: '60s', keepAlive: '5s' }), logger: createLogger({ write: (line) => logs.push(line) }) });
+    try {
+      expect(gateway.reload(configWith({ headers: '1s', request: '2s', keepAlive: '1s' })).ok).toBe(true);
+      expect([gateway.server.headersTimeout, gateway.server.requestTimeout, gateway.server.keepAliveTimeout]).toEqual([1_000, 2_000, 1_000]);
+      const warning = logs.find((l) => l.includes('server.timeouts.headers'));
+      expect(warning).toBeDefined();
+      expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', connectionsCheckingInterval: 1000, wanted: 500 });
+    } finally {
+      await gateway.close();
+    }
   });
 });
 

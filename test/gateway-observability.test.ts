@@ -66,5 +66,11 @@ describe('gateway observability', () => {
     expect((await fetch(`${url}/metrics`)).status).toBe(401);
     expect((await fetch(`${url}/dashboard/data`)).status).toBe(401);
     expect((await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer t0ken-for-tests' } })).status).toBe(200);
+    expect((await fetch(`${url}/dashboard/data`, { headers: { authorization: 'Bearer t0ken-for-tests' } })).status).toBe(200);
+    // The page holds no data and a browser cannot send a bearer token with a page load: it opens
+    // without one and asks for the token itself.
+    const page = await fetch(`${url}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form id="auth" hidden>');
   });
 });

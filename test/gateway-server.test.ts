@@ -1,5 +1,6 @@
 // The gateway's own endpoints and lifecycle: /status, /healthz, /v1/models/{id}, request ids, CORS,
 // the seam for extra endpoints (dashboard, /metrics), and graceful shutdown.
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/gateway/config-load.js';
 import type { GatewayConfigInput } from '../src/gateway/config-schema.js';
@@ -127,35 +128,65 @@ describe('endpoints', () => {
 
 describe('backpressure', () => {
   it('a slow reader gets the whole long stream (the gateway waits for the socket to drain)', async () => {
-    const reply = 'abcdefghij'.repeat(200_000);
-    const url = await start([{ type: 'text', text: 'unused' }], {}, {
-      long: { targets: [{ provider: 'sim', model: 'long' }] },
+    // More than the kernel's socket buffers hold (net.ipv4.tcp_wmem tops out at 4 MB by default),
+    // from an HTTP upstream, so the frames reach the gateway over many reads (a simulated provider
+    // with no delays answers in one turn of the event loop, and the gateway writes that in one go).
+    const reply = 'abcdefghij'.repeat(1_000_000);
+    const url = await start([{ type: 'text', text: reply, chunks: 10_000 }]);
+    // Watch the gateway's writes to this client. A write made while the previous ones are still
+    // waiting for the socket (`writableNeedDrain`) is a write into a full socket; a gateway that
+    // waits for 'drain' makes at most one (the frame it already held) before each drain.
+    let intoFull = 0;
+    let mostIntoFull = 0;
+    let full!: () => void;
+    const socketFull = new Promise<void>((resolve) => (full = resolve));
+    gateway!.server.once('request', (_req: IncomingMessage, res: ServerResponse) => {
+      const write = res.write.bind(res) as (chunk: string) => boolean;
+      res.on('drain', () => (intoFull = 0));
+      // Should the kernel ever take the whole stream, the test fails below instead of waiting for ever.
+      res.on('finish', full);
+      res.write = ((chunk: string) => {
+        if (res.writableNeedDrain) {
+          mostIntoFull = Math.max(mostIntoFull, ++intoFull);
+          full();
+        }
+        return write(chunk);
+      }) as ServerResponse['write'];
     });
-    gateway!.reload({
-      ...gateway!.config,
-      providers: { ...gateway!.config.providers, sim: { type: 'simulated', reply, chunkSize: 1000 } },
+    // A client that reads nothing (its socket paused) until the gateway has run into a full socket,
+    // then a few turns of the event loop in which upstream data waits and nothing can drain.
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.pause();
+        const parts: Buffer[] = [];
+        void socketFull
+          .then(async () => {
+            for (let i = 0; i < 20; i++) await new Promise((next) => setImmediate(next));
+            expect(mostIntoFull).toBe(1);
+            res.on('data', (part: Buffer) => parts.push(part));
+            res.resume();
+          })
+          .catch((error: unknown) => {
+            req.destroy();
+            reject(error);
+          });
+        res.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
     });
-    const response = await chat(url, { model: 'long', stream: true });
-    const reader = response.body!.getReader();
-    // Let the gateway run into a full socket buffer before reading anything.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(body.endsWith('data: [DONE]\n\n')).toBe(true);
     let text = '';
-    let buffered = '';
-    const decoder = new TextDecoder();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffered += decoder.decode(value, { stream: true });
-      const frames = buffered.split('\n\n');
-      buffered = frames.pop()!;
-      for (const frame of frames) {
-        if (frame === 'data: [DONE]') continue;
-        const chunk = JSON.parse(frame.slice(6)) as { choices: Array<{ delta: { content?: string } }> };
-        text += chunk.choices[0]?.delta.content ?? '';
-      }
+    for (const frame of body.split('\n\n')) {
+      if (frame === '' || frame === 'data: [DONE]') continue;
+      const chunk = JSON.parse(frame.slice(6)) as { choices: Array<{ delta: { content?: string } }> };
+      text += chunk.choices[0]?.delta.content ?? '';
     }
     expect(text.length).toBe(reply.length);
     expect(text === reply).toBe(true);
+    // Nor later: the gateway never pulled from the upstream while the client was behind.
+    expect(mostIntoFull).toBe(1);
   });
 });
 

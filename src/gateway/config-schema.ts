@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ERROR_KINDS } from '../llm/error-kind.js';
 import { toMs } from '../policy/duration.js';
 import { latencySampler } from '../providers/seeded-random.js';
-import { STRATEGY_NAMES } from '../router/strategies.js';
+import { STRATEGY_NAMES, type StrategyName } from '../router/strategies.js';
 
 // The schema checks shape and ranges only; it never transforms values (the builder does), so a
 // validated config can be validated again (reload) and printed as the user wrote it.
@@ -179,6 +179,16 @@ const provider = z.discriminatedUnion('type', [openAiProvider, anthropicProvider
 
 const STRATEGY_ENUM = z.enum(STRATEGY_NAMES as unknown as [string, ...string[]]);
 
+/**
+ * The strategies that read each option (see `StrategyOptionsByName`): any other strategy would
+ * ignore it, so the schema refuses it there instead of dropping it silently.
+ */
+const STRATEGY_OPTION_OWNERS = {
+  ties: ['priority'],
+  metric: ['least-latency'],
+  defaultOutputTokens: ['least-cost'],
+} as const satisfies Record<string, readonly StrategyName[]>;
+
 const strategy = z.union([
   STRATEGY_ENUM,
   obj({
@@ -186,8 +196,22 @@ const strategy = z.union([
     ties: z.enum(['order', 'shuffle', 'round-robin']).optional(),
     metric: z.enum(['latency', 'ttft', 'auto']).optional(),
     defaultOutputTokens: z.number().int().min(0).optional(),
+  }).superRefine((spec, ctx) => {
+    for (const [option, owners] of Object.entries(STRATEGY_OPTION_OWNERS)) {
+      const value = spec[option as keyof typeof STRATEGY_OPTION_OWNERS];
+      if (value === undefined || (owners as readonly string[]).includes(spec.name)) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [option],
+        input: value,
+        message: `no ${option} with strategy ${spec.name} (only ${owners.join(', ')} takes ${option})`,
+      });
+    }
   }),
 ]);
+
+/** The fields of a failure-rate breaker, which a `consecutive` breaker would ignore. */
+const RATE_BREAKER_FIELDS = ['failureRate', 'minCalls', 'window'] as const;
 
 const retrySettings = obj({
   attempts: z.number().int().min(1).max(10).optional(),
@@ -246,6 +270,17 @@ const route = obj({
         consecutive: positiveInt.optional(),
         openFor: duration.optional(),
         halfOpenProbes: positiveInt.optional(),
+      }).superRefine((breaker, ctx) => {
+        if (breaker.consecutive === undefined) return;
+        for (const field of RATE_BREAKER_FIELDS) {
+          if (breaker[field] === undefined) continue;
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            input: breaker[field],
+            message: `no ${field} next to consecutive (a breaker takes consecutive, or failureRate, minCalls and window, not both)`,
+          });
+        }
       }),
     ])
     .optional(),

@@ -15,6 +15,8 @@ header.top .sub{color:#9ca3af}
 #conn{margin-left:auto;display:flex;align-items:center;gap:6px;color:#d1d5db;font-size:13px}
 #conn::before{content:"";width:8px;height:8px;border-radius:50%;background:var(--muted)}
 #conn[data-live=yes]::before{background:#22c55e}#conn[data-live=no]::before{background:var(--bad)}
+#auth{display:flex;flex-wrap:wrap;align-items:center;gap:8px;padding:12px 24px;background:#eef2ff;border-bottom:1px solid #c7d2fe}#auth[hidden]{display:none}
+#auth input{font:inherit;padding:4px 8px;min-width:280px}#auth button{font:inherit;padding:4px 12px}
 #demo{background:repeating-linear-gradient(135deg,#fef3c7 0 14px,#fde68a 14px 28px);color:#78350f;font-weight:700;text-align:center;padding:8px;letter-spacing:.04em;border-bottom:1px solid #f59e0b}
 main{display:grid;grid-template-columns:minmax(0,1fr) 380px;gap:20px;padding:20px 24px;align-items:start}
 @media (max-width:1100px){main{grid-template-columns:1fr}}
@@ -161,9 +163,28 @@ const SCRIPT = String.raw`
   };
   const live = (ok, text) => { const c = document.getElementById('conn'); c.dataset.live = ok ? 'yes' : 'no'; c.textContent = text; };
 
+  // With client tokens configured the data needs one: asked for on the page, kept for this tab only.
+  const form = document.getElementById('auth');
+  let token = sessionStorage.getItem('ballast-token') || '';
+  let waiting = false;
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    token = document.getElementById('token').value.trim();
+    sessionStorage.setItem('ballast-token', token);
+    form.hidden = true;
+    if (waiting) { waiting = false; poll(); }
+  });
+
   const poll = async () => {
     try {
-      const res = await fetch('dashboard/data?after=' + after, { cache: 'no-store' });
+      const res = await fetch('dashboard/data?after=' + after, { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} });
+      if (res.status === 401) {
+        form.hidden = false;
+        document.getElementById('token').focus();
+        live(false, token ? 'that token was refused' : 'the gateway asks for a client token');
+        waiting = true;
+        return;
+      }
       if (!res.ok) throw new Error('HTTP ' + res.status);
       render(await res.json());
       misses = 0;
@@ -200,6 +221,7 @@ export function dashboardPage(options: { demo: boolean }): string {
 </head>
 <body>
 <header class="top"><h1>Ballast</h1><span class="sub">gateway dashboard</span><span id="conn">connecting…</span></header>
+<form id="auth" hidden><label for="token">This gateway asks for a client token (one of server.tokens):</label> <input id="token" type="password" autocomplete="off" required> <button>Show the dashboard</button></form>
 <div id="demo" role="status"${options.demo ? '' : ' hidden'}>SIMULATED — demo mode: the providers are simulated with injected faults</div>
 <main>
 <section id="routes" aria-label="Routes"></section>

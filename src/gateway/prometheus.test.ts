@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createVirtualClock } from '../policy/virtual-clock.js';
 import { simulated } from '../providers/simulated.js';
 import { createRouter, type Router } from '../router/router.js';
 import { createMetricsHandler, PROMETHEUS_CONTENT_TYPE, renderPrometheus, snapshotsOf } from './prometheus.js';
@@ -132,11 +133,13 @@ afterEach(() => {
 const ask = { messages: [{ role: 'user' as const, content: 'hi' }] };
 const SECRET = 'sk-proj-SECRETabcdefghijklmnopqrstuvwxyz0123';
 
-/** A route whose primary fails (an upstream error quoting an API key) and falls back to the backup. */
+/** A route whose primary fails (an upstream error quoting an API key) and falls back to the backup, on a virtual clock. */
 async function trafficWithFailover(route: string) {
-  const primary = simulated({ name: 'primary', latency: 1, firstToken: 1 });
-  const backup = simulated({ name: 'backup', latency: 2, firstToken: 1 });
+  const clock = createVirtualClock();
+  const primary = simulated({ name: 'primary', latency: 1, firstToken: 1, clock });
+  const backup = simulated({ name: 'backup', latency: 2, firstToken: 1, clock });
   const router = createRouter({
+    clock,
     route,
     targets: [
       { provider: primary, model: 'gpt-4o', id: 'primary/gpt-4o', cost: { input: 2.5, output: 10 } },
@@ -146,10 +149,12 @@ async function trafficWithFailover(route: string) {
     breaker: { window: '10s', failureRate: 0.5, minCalls: 3, openFor: '30s' },
   });
   routers.push(router);
-  for (let i = 0; i < 3; i++) await router.chat(ask);
-  for await (const _ of router.stream(ask)) void _;
-  primary.control.injectOutage('overloaded', '1m', { message: `upstream rejected key ${SECRET}` });
-  for (let i = 0; i < 4; i++) await router.chat(ask);
+  await clock.run(async () => {
+    for (let i = 0; i < 3; i++) await router.chat(ask);
+    for await (const _ of router.stream(ask)) void _;
+    primary.control.injectOutage('overloaded', '1m', { message: `upstream rejected key ${SECRET}` });
+    for (let i = 0; i < 4; i++) await router.chat(ask);
+  });
   return router;
 }
 
@@ -203,6 +208,8 @@ describe('renderPrometheus', () => {
     expect(bucket.value).toBe(snapshot.targets[1]!.latencyMs.buckets[0]);
     const sum = families.get('ballast_target_latency_seconds')!.samples.find((s) => s.labels.target === 'backup' && s.name.endsWith('_sum'))!;
     expect(sum.value).toBeCloseTo(snapshot.targets[1]!.latencyMs.sum / 1000, 9);
+    // On the virtual clock every backup call took exactly its 2 ms.
+    expect(snapshot.targets[1]!.latencyMs.sum).toBe(2 * snapshot.targets[1]!.latencyMs.count);
 
     // A model name with a quote, a backslash and a newline survives the escaping.
     expect(families.get('ballast_target_info')!.samples.find((s) => s.labels.target === 'backup')!.labels.model).toBe('claude "sonnet"\\4\n');
@@ -219,9 +226,10 @@ describe('renderPrometheus', () => {
 
   it('names the route from the map, not from the router, and renders several routes', async () => {
     const a = await trafficWithFailover('ignored-name');
-    const b = createRouter({ targets: [{ provider: simulated({ name: 'local' }), model: 'llama3', id: 'local' }], breaker: false });
+    const clock = createVirtualClock();
+    const b = createRouter({ clock, targets: [{ provider: simulated({ name: 'local', clock }), model: 'llama3', id: 'local' }], breaker: false });
     routers.push(b);
-    await b.chat(ask);
+    await clock.run(b.chat(ask));
     const snapshots = snapshotsOf(new Map([['chat', a], ['fast', b]]));
     expect(snapshots.map((s) => s.route)).toEqual(['chat', 'fast']);
     expect(snapshots[0]!.totals.series).toEqual([]);

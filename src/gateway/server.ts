@@ -133,7 +133,8 @@ export interface Gateway {
   /**
    * Swaps in a new config (without `${ENV}` references: pass a loader's output). In-flight requests
    * finish on the old routers, which are closed after them. An invalid config is rejected with its
-   * problems and the old one stays. Host and port changes need a restart.
+   * problems and the old one stays. `server.timeouts` apply to the running server; host and port
+   * changes need a restart.
    */
   reload(config: unknown): ReloadResult;
   /** Stops accepting, lets requests finish for `server.shutdownGrace`, then aborts the rest. */
@@ -226,16 +227,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     throw error;
   }
 
-  const t = config.server.timeouts;
-  const requestTimeout = toMs(t.request);
-  const headersTimeout = Math.min(toMs(t.headers), requestTimeout || Infinity);
-  const server = createServer({
-    headersTimeout,
-    requestTimeout,
-    keepAliveTimeout: toMs(t.keepAlive),
-    // How often Node checks the two timeouts above; its 30 s default would let a slow client linger.
-    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2))),
-  });
+  const initialTimeouts = serverTimeouts(config);
+  const server = createServer(initialTimeouts);
 
   // Every request is tracked (shutdown waits for them all); `chats` counts the chat completions.
   let chats = 0;
@@ -496,6 +489,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         config = { ...checked.config, store: storeConfig };
       }
       applyServerSettings(config);
+      applyServerTimeouts(server, initialTimeouts.connectionsCheckingInterval, config, logger);
       live = activate(table);
       pool?.setTimeouts(upstreamTimeouts(checked.config));
       previous.retired = true;
@@ -531,14 +525,51 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   };
   // Observability every gateway serves: Prometheus text and the live dashboard (its page and data).
-  // Both need a client token when tokens are configured, like every other endpoint.
+  // With client tokens configured, the metrics and the dashboard's data need one like every other
+  // endpoint. The page does not: it holds no data, and a browser cannot add a bearer token to a
+  // page load; it asks for the token and sends it with its data requests.
   gateway.handle('GET', '/metrics', createMetricsHandler(() => gateway.routers(), () => ({ gateway: { inFlight: gateway.inFlight, demo, storeConnected: gateway.store.health?.().connected } })));
   const dashboard = createDashboardHandler(() => gateway.routers(), { demo });
   for (const method of ['GET', 'HEAD']) {
-    for (const path of ['/', '/dashboard/data']) gateway.handle(method, path, (req, res) => void dashboard(req, res));
+    gateway.handle(method, '/', (req, res) => void dashboard(req, res), { auth: false });
+    gateway.handle(method, '/dashboard/data', (req, res) => void dashboard(req, res));
   }
 
   return gateway;
+}
+
+/** The node:http timeouts of `server.timeouts`. */
+function serverTimeouts(config: GatewayConfig) {
+  const t = config.server.timeouts;
+  const requestTimeout = toMs(t.request);
+  // Node refuses a headers timeout longer than the request timeout (0: none).
+  const headersTimeout = Math.min(toMs(t.headers), requestTimeout || Infinity);
+  return {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: toMs(t.keepAlive),
+    // How often Node checks the two timeouts above; its 30 s default would let a slow client linger.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(headersTimeout / 2))),
+  };
+}
+
+/**
+ * Applies a reloaded `server.timeouts` to the running server: Node reads the three timeouts live
+ * (at its next check, after the next response). How often it checks (`checkingInterval`) is
+ * fixed when the server is made, so a new headers timeout that wants a shorter interval is
+ * enforced only that coarsely until restart, which a warning says.
+ */
+function applyServerTimeouts(server: Server, checkingInterval: number, config: GatewayConfig, logger: Logger): void {
+  const next = serverTimeouts(config);
+  server.headersTimeout = next.headersTimeout;
+  server.requestTimeout = next.requestTimeout;
+  server.keepAliveTimeout = next.keepAliveTimeout;
+  if (next.connectionsCheckingInterval < checkingInterval) {
+    logger.warn('a shorter server.timeouts.headers takes full effect on restart: until then timeouts are checked every connectionsCheckingInterval ms', {
+      connectionsCheckingInterval: checkingInterval,
+      wanted: next.connectionsCheckingInterval,
+    });
+  }
 }
 
 function safeDecode(text: string): string {

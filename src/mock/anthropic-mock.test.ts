@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseMockScenarioFile } from '../cli/mock.js';
+import { parseMockScenarioFile } from './scenario-file.js';
 import { startAnthropicMock, type AnthropicMock, type AnthropicMockErrorKind, type AnthropicMockScenario } from './anthropic-mock.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseMockScenarioFile } from '../cli/mock.js';
+import { parseMockScenarioFile } from './scenario-file.js';
 import { startGeminiMock, type GeminiMock, type GeminiMockErrorKind, type GeminiMockRequest, type GeminiMockScenario } from './gemini-mock.js';
 
 const MODEL = 'gemini-2.5-flash';

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ChatRequest } from '../llm/chat-request.js';
 import { collectStream } from '../llm/collect-stream.js';
 import { ERROR_KINDS, type ErrorKind } from '../llm/error-kind.js';
@@ -56,6 +56,14 @@ async function failure(clock: VirtualClock, promise: Promise<unknown>): Promise<
   return error as LlmError;
 }
 
+/** `promise`'s value once it settles without a timer (within one turn of the event loop); fails when it is still pending. */
+async function settledInOneTurn<T>(promise: Promise<T>): Promise<T> {
+  const pending = Symbol('pending');
+  const first = await Promise.race([promise, new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending)))]);
+  if (first === pending) throw new Error('still pending after a turn of the event loop: it waited for a timer');
+  return first;
+}
+
 /** Tracks a promise's state while the test moves the clock by hand. */
 function track<T>(promise: Promise<T>): { readonly state: 'pending' | 'resolved' | 'rejected'; readonly value?: T; readonly error?: unknown } {
   const t: { state: 'pending' | 'resolved' | 'rejected'; value?: T; error?: unknown } = { state: 'pending' };
@@ -83,14 +91,32 @@ describe('simulated: answers', () => {
   });
 
   it('works on the real clock by default and answers at once without latency', async () => {
-    const p = simulated({ reply: 'ok' });
-    const started = Date.now();
-    const r = await p.chat(request(), call());
-    expect(r.text).toBe('ok');
-    const events = [];
-    for await (const e of p.stream(request(), call())) events.push(e.type);
-    expect(events).toEqual(['start', 'text', 'usage', 'finish']);
-    expect(Date.now() - started).toBeLessThan(50);
+    // Date and timers faked and never moved: the default clock reads the faked Date, and an answer
+    // that waited for any timer would still be pending after a turn of the (real) event loop.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'], now: 1_700_000_000_000 });
+    try {
+      const seen: number[] = [];
+      const p = simulated({
+        reply: (_req, info) => {
+          seen.push(info.now);
+          return { text: 'ok' };
+        },
+      });
+      const r = await settledInOneTurn(p.chat(request(), call()));
+      expect(r.text).toBe('ok');
+      const events = await settledInOneTurn(
+        (async () => {
+          const out = [];
+          for await (const e of p.stream(request(), call())) out.push(e.type);
+          return out;
+        })(),
+      );
+      expect(events).toEqual(['start', 'text', 'usage', 'finish']);
+      expect(seen).toEqual([1_700_000_000_000, 1_700_000_000_000]);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('answers with a reply function given the request and call info, including tool calls', async () => {
@@ -354,11 +380,18 @@ describe('simulated: when faults strike', () => {
       await clock.advance(ms - clock.now());
       return (await outcomes(p, 1))[0];
     };
-    const wall = Date.now();
-    const got = [];
-    for (const ms of [0, 9 * 60_000, 10 * 60_000, 60 * 60_000, 130 * 60_000 - 1, 130 * 60_000, 5 * 3_600_000]) got.push(await at(ms));
-    expect(got).toEqual(['ok', 'ok', 'server', 'server', 'server', 'ok', 'ok']);
-    expect(Date.now() - wall).toBeLessThan(1000);
+    // No real timer takes part: with the real ones faked and never moved, the hours pass on the virtual clock alone.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'], now: 0 });
+    try {
+      const got = [];
+      for (const ms of [0, 9 * 60_000, 10 * 60_000, 60 * 60_000, 130 * 60_000 - 1, 130 * 60_000, 5 * 3_600_000]) got.push(await at(ms));
+      expect(got).toEqual(['ok', 'ok', 'server', 'server', 'server', 'ok', 'ok']);
+      expect(clock.now()).toBe(5 * 3_600_000);
+      expect(Date.now()).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('between is relative to the provider\'s creation time', async () => {
