@@ -72,6 +72,16 @@ describe('fromLlmError code', () => {
     ]);
   });
 
+  it("a call that failed on every target answers the provider's own code from the failure behind it", () => {
+    const attempts = [{ target: 'a/m', attempt: 1, outcome: 'failure' as const, kind: 'invalid_request' as const, status: 400, startedAt: 0, durationMs: 1, delayBeforeMs: 0 }];
+    const upstream = new LlmError({ kind: 'invalid_request', status: 400, message: 'temperature is not supported', code: 'unsupported_parameter' });
+    expect(frameCode(new AllTargetsFailedError(attempts, { now: 0, cause: upstream }))).toBe('unsupported_parameter');
+    // Not from a failure of another kind, nor an errno-style code.
+    expect(frameCode(new AllTargetsFailedError(attempts, { now: 0, cause: new LlmError({ kind: 'server', message: 'x', code: 'bad_gateway' }) }))).toBe('invalid_request');
+    const reset = new LlmError({ kind: 'connection', message: 'x', code: 'ECONNRESET' });
+    expect(frameCode(new AllTargetsFailedError([{ ...attempts[0]!, kind: 'connection' }], { now: 0, cause: reset }))).toBe('upstream_connection_error');
+  });
+
   it('every kind has a stable snake_case code', () => {
     for (const kind of ERROR_KINDS) expect(frameCode(new LlmError({ kind, message: 'x' }))).toMatch(/^[a-z][a-z_]*$/);
   });

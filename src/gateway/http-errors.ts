@@ -1,5 +1,5 @@
 import type { ErrorKind } from '../llm/error-kind.js';
-import type { LlmError } from '../llm/llm-error.js';
+import { isLlmError, type LlmError } from '../llm/llm-error.js';
 import type { AttemptRecord } from '../router/attempt-record.js';
 
 /** An error answer in OpenAI's shape: `{"error":{"message","type","param","code"}}` with its status. */
@@ -95,11 +95,19 @@ const OPENAI_STYLE_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 /** Codes the router sets for itself, not about the failure (the body's `attempts` tell it). */
 const ROUTER_CODES: ReadonlySet<string> = new Set(['all_targets_failed']);
 
-/** The error's `code`: the provider's own when it is OpenAI-style and its kind allows, else the kind's. */
+/**
+ * The error's `code`: the provider's own when it is OpenAI-style and its kind allows, else the
+ * kind's. A call that failed on every target carries the router's code; the provider's is then
+ * that of the failure behind it (its `cause`), when that failure is of the same kind.
+ */
 function errorCode(error: LlmError): string {
+  const own = providerCode(error) ?? (isLlmError(error.cause) && error.cause.kind === error.kind ? providerCode(error.cause) : undefined);
+  return own ?? CODE[error.kind] ?? 'server_error';
+}
+
+function providerCode(error: LlmError): string | undefined {
   const own = error.code;
-  if (own !== undefined && PROVIDER_CODE_KINDS.has(error.kind) && OPENAI_STYLE_CODE.test(own) && !ROUTER_CODES.has(own)) return own;
-  return CODE[error.kind] ?? 'server_error';
+  return own !== undefined && PROVIDER_CODE_KINDS.has(error.kind) && OPENAI_STYLE_CODE.test(own) && !ROUTER_CODES.has(own) ? own : undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { classifyHttpError, classifyThrown, type ProviderName } from '../llm/classify.js';
 import { LlmError } from '../llm/llm-error.js';
+import { FrameTooLargeError } from './frame-too-large.js';
 import { readSseEvents, type SseEvent } from './sse-parser.js';
 import { readNdjson, NdjsonParseError } from './ndjson-parser.js';
 import type { Transport, TransportResponse } from './transport.js';
@@ -36,17 +37,63 @@ export async function send(
     throw classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
   }
   if (response.status >= 200 && response.status < 300) return response;
-  const body = await readText(ctx, response);
+  // An error body only needs enough of it to classify and quote: the rest is left unread.
+  const body = await readText(ctx, response, MAX_ERROR_BODY_BYTES, 'truncate');
   throw classifyHttpError({ provider: ctx.provider, model: ctx.model, status: response.status, body, headers: response.headers, now: ctx.now?.() });
 }
 
-/** Reads a whole body as text; a body that breaks off is a classified error. */
-export async function readText(ctx: HttpCallContext, response: TransportResponse): Promise<string> {
+/** The largest answer body read whole (a JSON completion), bytes: past it the upstream is misbehaving. */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+/** How much of an error body is read, bytes. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const utf8 = new TextDecoder();
+
+/**
+ * Reads a whole body as text, at most `limit` bytes: past it the read stops and, unless told to
+ * `truncate`, fails as a `server` error (`response_too_large`), so an upstream that sends without
+ * end cannot grow the process without bound. A body that breaks off is a classified error.
+ */
+export async function readText(
+  ctx: HttpCallContext,
+  response: TransportResponse,
+  limit = MAX_RESPONSE_BYTES,
+  overflow: 'fail' | 'truncate' = 'fail',
+): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    return await response.text();
+    for await (const chunk of response.body) {
+      size += chunk.length;
+      if (size > limit) {
+        if (overflow === 'fail') throw tooLargeError(ctx, `the response body is over ${limit} bytes`);
+        chunks.push(chunk.subarray(0, chunk.length - (size - limit)));
+        break;
+      }
+      chunks.push(chunk);
+    }
   } catch (error) {
+    if (error instanceof LlmError) throw error;
     throw classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
   }
+  if (chunks.length === 1) return utf8.decode(chunks[0]);
+  const whole = new Uint8Array(Math.min(size, limit));
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return utf8.decode(whole);
+}
+
+/** A `server` error for an upstream answer too large to hold (a body, a frame, a line). */
+export function tooLargeError(ctx: Pick<HttpCallContext, 'provider' | 'model'>, detail: string): LlmError {
+  return new LlmError({
+    kind: 'server',
+    message: `${ctx.provider} sent a response too large to read: ${detail}`,
+    provider: ctx.provider,
+    model: ctx.model,
+    code: 'response_too_large',
+  });
 }
 
 /** Reads a 2xx body as JSON; a body that is not JSON is a `server` error (the upstream misbehaved). */
@@ -85,6 +132,7 @@ export async function* sseEvents(ctx: HttpCallContext, response: TransportRespon
       yield next.value;
     }
   } catch (error) {
+    if (error instanceof FrameTooLargeError) throw tooLargeError(ctx, error.message);
     throw classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
   } finally {
     await events.return?.({ truncated: false });
@@ -102,6 +150,7 @@ export async function* ndjsonValues(ctx: HttpCallContext, response: TransportRes
     }
   } catch (error) {
     if (error instanceof NdjsonParseError) throw malformedError(ctx, error.message, error);
+    if (error instanceof FrameTooLargeError) throw tooLargeError(ctx, error.message);
     throw classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
   } finally {
     await values.return?.({ truncated: false });

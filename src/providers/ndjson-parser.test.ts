@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FrameTooLargeError } from './frame-too-large.js';
 import { NdjsonParseError, NdjsonParser, readNdjson, type NdjsonEnd } from './ndjson-parser.js';
 import { splitAt } from '../../test/support/provider-test.js';
 
@@ -19,6 +20,14 @@ const OLLAMA_STREAM =
   '{"model":"llama3.2","created_at":"2025-01-01T00:00:01Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":26,"eval_count":298}\n';
 
 describe('NdjsonParser', () => {
+  it('throws FrameTooLargeError for an unfinished line past its limit; whole lines of any count pass', () => {
+    const values: unknown[] = [];
+    const parser = new NdjsonParser(8);
+    parser.push('[1,2,3]\n[4,5,6]\n[7,', (v) => values.push(v));
+    expect(values).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(() => parser.push('8,9,10]', () => {})).toThrow(FrameTooLargeError);
+  });
+
   it('parses Ollama’s /api/chat stream', () => {
     const { values, end } = parseChunks([OLLAMA_STREAM]);
     expect(values).toHaveLength(3);

@@ -1,3 +1,4 @@
+import { FrameTooLargeError, MAX_FRAME_CHARS } from './frame-too-large.js';
 import { createUtf8ChunkDecoder } from './utf8-chunks.js';
 
 const MAX_PREVIEW = 200;
@@ -29,9 +30,12 @@ export interface NdjsonEnd {
  * string chunks split anywhere; it emits each line's parsed value. Lines end with `\n` (a `\r`
  * before it is dropped); blank lines are skipped. A malformed line throws {@link NdjsonParseError}
  * after the values before it were emitted; the parser stays usable, and the lines after the bad
- * one are parsed on the next `push` or `end`.
+ * one are parsed on the next `push` or `end`. A line longer than `maxLineChars` (default
+ * {@link MAX_FRAME_CHARS}) throws {@link FrameTooLargeError}.
  */
 export class NdjsonParser {
+  constructor(private readonly maxLineChars = MAX_FRAME_CHARS) {}
+
   private readonly decoder = createUtf8ChunkDecoder();
   /** Text not yet parsed: an unterminated line, or lines left after a malformed one threw. */
   private buffer = '';
@@ -44,6 +48,8 @@ export class NdjsonParser {
     const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk);
     this.buffer = this.buffer === '' ? text : this.buffer + text;
     this.drain(emit);
+    // What is left is one unfinished line (or lines after a malformed one, checked next time).
+    if (this.buffer.length > this.maxLineChars && this.buffer.indexOf('\n') === -1) throw new FrameTooLargeError(this.maxLineChars);
   }
 
   /**

@@ -9,6 +9,11 @@ import type { ChatProvider } from './provider.js';
 import type { Transport } from './transport.js';
 import { failure, events } from '../../test/support/provider-test.js';
 
+/** A body of one chunk, as a transport yields it. */
+async function* bytes(text: string): AsyncIterable<Uint8Array> {
+  yield new TextEncoder().encode(text);
+}
+
 let mock: OllamaMock | undefined;
 afterEach(async () => {
   await mock?.close();
@@ -201,7 +206,7 @@ describe('ollama: answers', () => {
       done: true,
       done_reason: 'stop',
     });
-    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: (async function* () {})(), text: async () => body });
+    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: bytes(body), text: async () => body });
     expect((await ollama({ transport }).chat(request, call())).toolCalls[0]!.id).toBe('call_server');
   });
 
@@ -228,7 +233,7 @@ describe('ollama: answers', () => {
 
   it('counts a missing prompt_eval_count (a cached prompt) as 0 input tokens', async () => {
     const body = JSON.stringify({ model: 'm', message: { role: 'assistant', content: 'x' }, done: true, done_reason: 'stop', eval_count: 4 });
-    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: (async function* () {})(), text: async () => body });
+    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: bytes(body), text: async () => body });
     expect((await ollama({ transport }).chat(request, call())).usage).toEqual({ inputTokens: 0, outputTokens: 4, totalTokens: 4 });
   });
 });

@@ -7,6 +7,8 @@ import { startMockServer, type MockReply, type MockServer } from '../mock/mock-s
 import { startOpenAiMock, type OpenAiMock, type OpenAiMockReply } from '../mock/openai-mock.js';
 import { openai, toOpenAiBody, type OpenAiOptions } from './openai.js';
 import type { ChatProvider } from './provider.js';
+import type { Transport } from './transport.js';
+import { failure } from '../../test/support/provider-test.js';
 
 const KEY = 'test-key-abcdef123456';
 const MODEL = 'gpt-4o-mini';
@@ -562,6 +564,48 @@ describe('openai: errors', () => {
     const provider = await setup([{ type: 'text', text: 'never' }], { apiKey: 'wrong-key-0000000000' });
     const error = await caught(provider.chat(hello, call()));
     expect(error).toMatchObject({ kind: 'auth', status: 401, code: 'invalid_api_key' });
+  });
+});
+
+describe('openai: an upstream that sends without end', () => {
+  /** A transport answering `status` with `chunks` chunks of 1 MiB (`fill`), counting the chunks read. */
+  const flood = (status: number, contentType: string, chunks: number, fill: number) => {
+    const read = { chunks: 0 };
+    const transport: Transport = async () => ({
+      status,
+      headers: new Headers({ 'content-type': contentType }),
+      body: (async function* () {
+        const chunk = new Uint8Array(1024 * 1024).fill(fill);
+        for (let i = 0; i < chunks; i++) {
+          read.chunks++;
+          yield chunk;
+        }
+      })(),
+      text: () => Promise.reject(new Error('not used')),
+    });
+    return { read, provider: openai({ apiKey: KEY, baseURL: 'http://127.0.0.1:1/v1', transport }) };
+  };
+  const A = 0x61; // 'a': a body that never ends a line
+
+  it('a JSON answer past 32 MiB is a server error, and the rest is not read', async () => {
+    const { read, provider } = flood(200, 'application/json', 100, A);
+    const error = await failure(provider.chat(hello, call()));
+    expect([error.kind, error.code]).toEqual(['server', 'response_too_large']);
+    expect(read.chunks).toBe(33);
+  });
+
+  it('an SSE line that never ends is a server error past 16 Mi characters', async () => {
+    const { read, provider } = flood(200, 'text/event-stream', 100, A);
+    const error = await failure(collectStream(provider.stream(hello, call())));
+    expect([error.kind, error.code]).toEqual(['server', 'response_too_large']);
+    expect(read.chunks).toBe(17);
+  });
+
+  it('a huge error body is classified by its status from its first 64 KiB', async () => {
+    const { read, provider } = flood(503, 'text/html', 100, A);
+    const error = await failure(provider.chat(hello, call()));
+    expect([error.kind, error.status]).toEqual(['overloaded', 503]);
+    expect(read.chunks).toBe(1);
   });
 });
 

@@ -6,9 +6,10 @@ import { LlmError } from '../llm/llm-error.js';
 import type { RateLimitInfo } from '../llm/rate-limit-headers.js';
 import { parseRateLimitHeaders } from '../llm/rate-limit-headers.js';
 import type { FinishEvent, StartEvent, StreamEvent } from '../llm/stream-events.js';
-import { joinUrl, malformedError, parseFrame, readJson, send, type HttpCallContext } from './http.js';
+import { joinUrl, malformedError, parseFrame, readJson, send, tooLargeError, type HttpCallContext } from './http.js';
 import type { ChatProvider, ProviderCall } from './provider.js';
 import { fetchTransport, type ResponseHeaders, type Transport, type TransportResponse } from './transport.js';
+import { FrameTooLargeError } from './frame-too-large.js';
 import { SseParser, type SseEnd, type SseEvent } from './sse-parser.js';
 import { providerSecrets, scrubSecrets } from './secret-scrub.js';
 
@@ -464,10 +465,14 @@ async function* readChunks(
         } catch (error) {
           throw classifyThrown(error, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });
         }
-        if (step.done) {
-          finished = true;
-          end = parser.end(emit);
-        } else parser.push(step.value, emit);
+        try {
+          if (step.done) {
+            finished = true;
+            end = parser.end(emit);
+          } else parser.push(step.value, emit);
+        } catch (error) {
+          throw error instanceof FrameTooLargeError ? tooLargeError(ctx, error.message) : error;
+        }
         for (let i = 0; i < batch.length; i++) {
           // Frames already buffered must not outlive an abort.
           if (ctx.signal.aborted) throw classifyThrown(ctx.signal.reason, { provider: ctx.provider, model: ctx.model, signal: ctx.signal });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FrameTooLargeError } from './frame-too-large.js';
 import { SseParser, readSseEvents, type SseEnd, type SseEvent } from './sse-parser.js';
 import { splitAt } from '../../test/support/provider-test.js';
 
@@ -19,6 +20,16 @@ const parse = (text: string) => parseChunks([text]);
 /** Splits `bytes` at the given (sorted, deduplicated) cut points. */
 
 describe('SseParser', () => {
+  it('throws FrameTooLargeError for a line or an event past its limit, and not at the limit', () => {
+    const emit = () => {};
+    expect(() => new SseParser(10).push('data: 12345678901', emit)).toThrow(FrameTooLargeError);
+    expect(() => new SseParser(10).push('data: 123456\ndata: 7890\n', emit)).toThrow(FrameTooLargeError);
+    const events: SseEvent[] = [];
+    const fits = new SseParser(10);
+    fits.push('data: 1234\ndata: 56789\n\n', (e) => events.push(e));
+    expect(events).toEqual([{ data: '1234\n56789' }]);
+  });
+
   it('parses OpenAI’s data-only stream, [DONE] included', () => {
     const text =
       'data: {"choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}\n\n' +

@@ -1,3 +1,4 @@
+import { FrameTooLargeError, MAX_FRAME_CHARS } from './frame-too-large.js';
 import { createUtf8ChunkDecoder } from './utf8-chunks.js';
 
 /** One Server-Sent Event. */
@@ -29,9 +30,12 @@ const LF = 10;
  * An incremental Server-Sent Events parser (the WHATWG event-stream grammar). Feed it byte or
  * string chunks split anywhere — inside a line, between `\r` and `\n`, inside a UTF-8 character —
  * and it emits the same events as for the whole input. Handles `\n`, `\r\n` and `\r` line ends,
- * multi-line `data:`, comments, a leading BOM, and reports an input that ends mid-event.
+ * multi-line `data:`, comments, a leading BOM, and reports an input that ends mid-event. An event
+ * (or line) longer than `maxEventChars` (default {@link MAX_FRAME_CHARS}) throws {@link FrameTooLargeError}.
  */
 export class SseParser {
+  constructor(private readonly maxEventChars = MAX_FRAME_CHARS) {}
+
   private readonly decoder = createUtf8ChunkDecoder();
   /** An unterminated line carried over from earlier chunks. */
   private partial = '';
@@ -103,7 +107,10 @@ export class SseParser {
       if (nextLf !== -1 && nextLf < start) nextLf = text.indexOf('\n', start);
       if (nextCr !== -1 && nextCr < start) nextCr = text.indexOf('\r', start);
     }
-    if (start < len) this.partial += text.slice(start);
+    if (start < len) {
+      this.partial += text.slice(start);
+      if (this.partial.length > this.maxEventChars) throw new FrameTooLargeError(this.maxEventChars);
+    }
   }
 
   private line(line: string, emit: (event: SseEvent) => void): void {
@@ -127,6 +134,7 @@ export class SseParser {
       case 'data':
         this.data = this.hasData ? `${this.data}\n${value}` : value;
         this.hasData = true;
+        if (this.data.length > this.maxEventChars) throw new FrameTooLargeError(this.maxEventChars);
         break;
       case 'event':
         this.eventName = value;
