@@ -242,32 +242,60 @@ describe('graceful shutdown', () => {
     await expect(chat(url)).rejects.toThrow();
   });
 
-  it('aborts what is still running after the grace period (the upstream sees it)', async () => {
+  it('after the grace period, stops what still runs: a stream ends with a shutting_down frame, a waiting call gets a 503, the upstream sees both go', async () => {
     const url = await start([{ type: 'stall-after', text: 'never ending' }], { shutdownGrace: '150ms' });
-    const response = await chat(url, { stream: true });
-    const reader = response.body!.getReader();
+    const logs: string[] = [];
+    gateway!.on((event) => {
+      if (event.type === 'request') logs.push(`${event.status} ${event.error ?? ''}`);
+    });
+    const streamed = await chat(url, { stream: true });
+    const reader = streamed.body!.getReader();
     await reader.read();
-    const started = Date.now();
+    const waiting = chat(url);
+    await expect.poll(() => mock!.requests.length).toBe(2);
     await gateway!.close();
-    expect(Date.now() - started).toBeLessThan(3000);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
-    await expect.poll(() => mock!.requests.at(-1)!.disconnected).toBe(true);
-    // The client sees the stream end without [DONE].
+    await expect.poll(() => mock!.requests.every((r) => r.disconnected)).toBe(true);
+    // The stream: an error frame the SDKs raise (not a silent cut, never [DONE]).
     let rest = '';
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        rest += new TextDecoder().decode(value);
-      }
-    } catch {
-      // a reset connection is fine too
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
     }
+    expect(rest).toContain('"code":"shutting_down"');
     expect(rest).not.toContain('[DONE]');
+    // The call still waiting for its upstream: a 503 it can retry elsewhere.
+    const answer = await waiting;
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('shutting_down');
+    // Logged as the gateway's doing, not as clients that went away.
+    expect(logs.sort()).toEqual(['200 shutting_down', '503 shutting_down']);
   });
 });
 
 describe('structured logs', () => {
+  it('access lines: info for answers, warn for a stream that broke after its 200, debug for the polled endpoints', async () => {
+    mock = await startOpenAiMock({ replies: [{ type: 'text', text: 'fine' }, { type: 'cut-after', text: 'half of it' }] });
+    const loaded = validateConfig({
+      server: { port: 0 },
+      providers: { oai: { type: 'openai', baseURL: mock.url } },
+      routes: { chat: { targets: [{ provider: 'oai', model: 'gpt-4o' }], retry: { attempts: 1 } } },
+    });
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+    const lines: string[] = [];
+    gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }) });
+    const url = (await gateway.listen()).url;
+    await (await chat(url)).text();
+    await (await chat(url, { stream: true })).text();
+    await (await fetch(`${url}/dashboard/data`)).text();
+    await (await fetch(`${url}/healthz`)).text();
+    const access = lines
+      .map((line) => JSON.parse(line) as { level: string; msg: string; path: string; status: number; error?: string })
+      .filter((entry) => entry.msg === 'request')
+      .map((entry) => `${entry.level} ${entry.path} ${entry.status}${entry.error ? ` ${entry.error}` : ''}`);
+    expect(access).toEqual(['info /v1/chat/completions 200', 'warn /v1/chat/completions 200 connection', 'debug /dashboard/data 200', 'debug /healthz 200']);
+  });
+
   it('one JSON object per line; known secrets and key-shaped strings masked', () => {
     const lines: string[] = [];
     const logger = createLogger({ write: (line) => lines.push(line), secrets: ['my-client-token-xyz', 'short'] });

@@ -1,4 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { Clock } from '../policy/clock.js';
+import { toMs } from '../policy/duration.js';
+import { DEFAULT_STREAM_IDLE_MS } from '../router/router.js';
 import type { Usage } from '../llm/chat-response.js';
 import { classifyThrown } from '../llm/classify.js';
 import { isLlmError, type LlmError } from '../llm/llm-error.js';
@@ -9,6 +12,7 @@ import { attemptCounts, badRequest, errorBody, fromLlmError, type ApiError } fro
 import { completionJson, createChunkEncoder, type CompletionMeta } from './openai-response.js';
 import { parseChatCompletionBody, RequestFieldError, type ParsedChatRequest } from './openai-request.js';
 import { drained, sendError, sendJson, setRoutingHeaders } from './respond.js';
+import { GatewayShutdownError, SHUTDOWN_ANSWER } from './shutdown.js';
 import type { ResolvedModel, RouteTable } from './route-table.js';
 
 /** What one chat completion request came to, for the access log and request events. */
@@ -32,6 +36,8 @@ export interface ChatCall {
   res: ServerResponse;
   /** Aborts when the client goes away (or the gateway stops waiting at shutdown). */
   signal: AbortSignal;
+  /** The gateway's clock (a client that stops reading is timed on it). */
+  clock: Clock;
 }
 
 /** `POST /v1/chat/completions`: parse, resolve the model, route, answer as JSON or SSE. */
@@ -88,6 +94,10 @@ function failBeforeFirstByte(call: ChatCall, thrown: unknown, base: Omit<ChatOut
   const error = asLlmError(thrown);
   const counts = attemptCounts((error as { attempts?: readonly AttemptRecord[] }).attempts);
   if (call.signal.aborted) {
+    if (call.signal.reason instanceof GatewayShutdownError && !call.res.headersSent) {
+      sendError(call.res, SHUTDOWN_ANSWER);
+      return { ...base, status: 503, ...counts, error: 'shutting_down' };
+    }
     // The client is gone: nobody reads an answer.
     call.res.destroy();
     return { ...base, status: 499, ...counts, error: 'aborted' };
@@ -118,6 +128,15 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
   const counts = attemptCounts(routed.attempts, routed.fallbacks);
   setRoutingHeaders(res, routed.target, counts.attempts, counts.fallbacks);
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+
+  // A client that stops reading holds the upstream back (back-pressure), but not for ever: not past
+  // the route's total deadline, nor for longer than its stream may stay idle.
+  const started = call.clock.now();
+  const timeouts = resolved.route.config.timeouts;
+  const idleMs = timeouts?.idle === undefined ? DEFAULT_STREAM_IDLE_MS : toMs(timeouts.idle);
+  const deadline = timeouts?.total === undefined ? Infinity : started + toMs(timeouts.total);
+  const readLimit = () => Math.min(idleMs, deadline - call.clock.now());
+  let stalled = false;
 
   const encoder = createChunkEncoder(meta, parsed.includeUsage);
   let announced = routed.target;
@@ -187,7 +206,10 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
           break;
       }
       if (frame !== undefined) write(frame);
-      if (res.writableNeedDrain && !res.destroyed) await drained(res);
+      if (res.writableNeedDrain && !res.destroyed && !(await drained(res, call.clock, readLimit()))) {
+        stalled = true;
+        throw new Error('the client stopped reading');
+      }
       step = await events.next();
       if (routed.target !== announced && routed.target !== undefined) {
         // A resume moved the stream to another target after the headers went out: said in an SSE
@@ -205,7 +227,18 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
     void events.return?.(undefined)?.catch(() => {});
     const error = asLlmError(thrown);
     const final = { ...base, status: 200, target: routed.target, ...attemptCounts(routed.attempts, routed.fallbacks) };
+    if (stalled) {
+      // Its buffers are full: no error frame would get through. The connection goes.
+      takePending();
+      res.destroy();
+      return { ...final, error: 'client_stalled' };
+    }
     if (call.signal.aborted) {
+      if (call.signal.reason instanceof GatewayShutdownError && !res.destroyed) {
+        // Cut by a shutdown, not by the client: it still reads, and its SDK raises this frame.
+        res.end(`${takePending()}data: ${errorBody(SHUTDOWN_ANSWER)}\n\n`);
+        return { ...final, error: 'shutting_down' };
+      }
       takePending();
       res.destroy();
       return { ...final, status: 499, error: 'aborted' };

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Clock } from '../policy/clock.js';
 import { errorBody, type ApiError } from './http-errors.js';
 
 /** Sends a JSON body with its length. Headers set earlier with `setHeader` are kept. */
@@ -24,16 +25,22 @@ export function setRoutingHeaders(res: ServerResponse, target: string | undefine
   res.setHeader('x-ballast-fallbacks', String(fallbacks));
 }
 
-/** Resolves once the response can take more data, or once the connection closed. */
-export function drained(res: ServerResponse): Promise<void> {
+/**
+ * Resolves `true` once the response can take more data or the connection closed, or `false` when
+ * the client has read nothing for `limitMs` (on `clock`): a client that stopped reading.
+ */
+export function drained(res: ServerResponse, clock: Clock, limitMs: number): Promise<boolean> {
   // Already writable (the drain may have fired before anyone listened) or gone: nothing to wait for.
-  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const done = () => {
+    const settle = (ok: boolean) => {
+      cancel();
       res.off('drain', done);
       res.off('close', done);
-      resolve();
+      resolve(ok);
     };
+    const done = () => settle(true);
+    const cancel = clock.setTimer(Math.max(0, limitMs), () => settle(false));
     res.on('drain', done);
     res.on('close', done);
   });

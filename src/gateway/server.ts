@@ -17,6 +17,7 @@ import { checkConfig } from './config-load.js';
 import type { ConfigProblem } from './config-problems.js';
 import { parseSize, type GatewayConfig, type StoreConfig } from './config-schema.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
+import { GatewayShutdownError } from './shutdown.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelList, modelObject } from './models.js';
 import { undiciTransport } from './undici-transport.js';
@@ -249,9 +250,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const finish = (req: IncomingMessage, requestId: string, path: string, started: number, outcome: Partial<ChatOutcome> & { status: number }) => {
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    if (logger.enabled('info')) {
-      logger.info('request', { requestId, method: req.method, path, ...outcome, durationMs });
-    }
+    const level = accessLogLevel(path, outcome);
+    if (logger.enabled(level)) logger[level]('request', { requestId, method: req.method, path, ...outcome, durationMs });
     if (events.active) events.emit({ type: 'request', requestId, method: req.method ?? '', path, durationMs, ...outcome });
   };
 
@@ -297,7 +297,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const entry = live;
     entry.refs++;
     try {
-      return await handleChatCompletions({ requestId, body, table: entry.table, res, signal: controller.signal });
+      return await handleChatCompletions({ requestId, body, table: entry.table, res, signal: controller.signal, clock });
     } finally {
       release(entry);
     }
@@ -510,7 +510,17 @@ export function createGateway(options: GatewayOptions): Gateway {
             new Promise<void>((resolve) => (timer = setTimeout(resolve, toMs(config.server.shutdownGrace)))),
           ]);
           clearTimeout(timer);
-          for (const controller of inflight.values()) controller?.abort(new Error('the gateway is shutting down'));
+          if (inflight.size > 0) {
+            const reason = new GatewayShutdownError();
+            for (const controller of inflight.values()) controller?.abort(reason);
+            // Their answers (a 503, or an error frame ending a stream) go out before the connections do.
+            let last: NodeJS.Timeout | undefined;
+            await Promise.race([
+              new Promise<void>((resolve) => idleWaiters.push(resolve)),
+              new Promise<void>((resolve) => (last = setTimeout(resolve, SHUTDOWN_ANSWER_MS))),
+            ]);
+            clearTimeout(last);
+          }
         }
         server.closeAllConnections();
         await stopped;
@@ -537,6 +547,21 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return gateway;
 }
+
+/** Endpoints polled by dashboards, scrapers and probes: their access lines would drown the rest. */
+const POLLED = new Set(['/dashboard/data', '/metrics', '/healthz', '/status']);
+
+/**
+ * The level of a request's access line: `warn` for a call that failed on the gateway's side (a 5xx,
+ * or a stream that broke after its 200), `debug` for the polled endpoints, else `info`.
+ */
+function accessLogLevel(path: string, outcome: { status: number; error?: string }): 'debug' | 'info' | 'warn' {
+  if (outcome.status >= 500 || (outcome.status === 200 && outcome.error !== undefined)) return 'warn';
+  return POLLED.has(path) ? 'debug' : 'info';
+}
+
+/** How long requests cut by a shutdown get to send their answers before the connections close, ms. */
+const SHUTDOWN_ANSWER_MS = 1000;
 
 /** The node:http timeouts of `server.timeouts`. */
 function serverTimeouts(config: GatewayConfig) {
