@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { resolveEnvRefs } from '../src/gateway/config-env.js';
-import { loadConfigFile, parseConfigText, validateConfig, type ConfigResult } from '../src/gateway/config-load.js';
+import { checkConfig, loadConfigFile, parseConfigText, validateConfig, type ConfigResult } from '../src/gateway/config-load.js';
 import { formatProblem } from '../src/gateway/config-problems.js';
 import type { GatewayConfig } from '../src/gateway/config-schema.js';
 import { defaultConfig } from '../src/gateway/default-config.js';
@@ -231,6 +231,51 @@ describe('validation messages: path, expected, got', () => {
     expect(lines(validateConfig({ ...MINIMAL, store: { type: 'memory', url: 'redis://127.0.0.1:6379' } }))).toEqual([
       'store.url: expected one of the keys type, got an unknown key',
     ]);
+  });
+});
+
+describe('names JavaScript reserves (__proto__, constructor, prototype)', () => {
+  const reserved = (name: string) => `expected a name other than __proto__, constructor or prototype, got "${name}"`;
+  const target = '{ "targets": [{ "provider": "sim", "model": "m1" }] }';
+
+  it('are refused as route names, in YAML and in JSON (where JSON.parse makes an own __proto__ key)', () => {
+    const yaml = [
+      'providers:',
+      '  sim: { type: simulated }',
+      'routes:',
+      '  chat: { targets: [{ provider: sim, model: m1 }] }',
+      '  __proto__: { targets: [{ provider: sim, model: m1 }] }',
+      '  constructor: { targets: [{ provider: sim, model: m1 }] }',
+      '  prototype: { targets: [{ provider: sim, model: m1 }] }',
+    ].join('\n');
+    expect(lines(parseConfigText(yaml))).toEqual([`routes.__proto__: ${reserved('__proto__')}`, `routes.constructor: ${reserved('constructor')}`, `routes.prototype: ${reserved('prototype')}`]);
+    const json = `{ "providers": { "sim": { "type": "simulated" } }, "routes": { "chat": ${target}, "__proto__": ${target} } }`;
+    expect(lines(parseConfigText(json, 'json'))).toEqual([`routes.__proto__: ${reserved('__proto__')}`]);
+    // Reload checks a parsed object as it is, without resolving ${ENV} references.
+    expect(lines(checkConfig(JSON.parse(json)))).toEqual([`routes.__proto__: ${reserved('__proto__')}`]);
+  });
+
+  it('are refused as provider names, in YAML and in JSON', () => {
+    const yaml = ['providers:', '  sim: { type: simulated }', '  __proto__: { type: simulated }', 'routes:', '  chat: { targets: [{ provider: sim, model: m1 }] }'].join('\n');
+    expect(lines(parseConfigText(yaml))).toEqual([`providers.__proto__: ${reserved('__proto__')}`]);
+    const json = `{ "providers": { "sim": { "type": "simulated" }, "constructor": { "type": "simulated" } }, "routes": { "chat": ${target} } }`;
+    expect(lines(parseConfigText(json, 'json'))).toEqual([`providers.constructor: ${reserved('constructor')}`]);
+  });
+
+  it('are refused as header names and rule metadata keys', () => {
+    const config = (headers: string) => `{ "providers": { "sim": { "type": "simulated" }, "oa": { "type": "openai", "headers": { "x-team": "a", ${headers} } } },
+      "routes": { "chat": { "targets": [{ "provider": "sim", "model": "m1" }], "rules": [{ "if": { "metadata": { "constructor": "x" } }, "use": { "ids": ["sim/m1"] } }] } } }`;
+    // Header values may be secrets: the problem gives the type and length only.
+    const header = (name: string) => `providers.oa.headers.${name}: expected a name other than __proto__, constructor or prototype, got a string of ${name.length} characters`;
+    expect(lines(parseConfigText(config('"constructor": "b"'), 'json'))).toEqual([header('constructor'), `routes.chat.rules[0].if.metadata.constructor: ${reserved('constructor')}`]);
+    expect(lines(checkConfig(JSON.parse(config('"__proto__": "b"'))))).toEqual([header('__proto__'), `routes.chat.rules[0].if.metadata.constructor: ${reserved('constructor')}`]);
+    // Through the loader too: resolving ${ENV} references keeps an own __proto__ key a key.
+    expect(lines(parseConfigText(config('"__proto__": "b"'), 'json'))).toEqual([header('__proto__'), `routes.chat.rules[0].if.metadata.constructor: ${reserved('constructor')}`]);
+  });
+
+  it('names that merely look like them are fine', () => {
+    const config = valid(parseConfigText('providers:\n  proto: { type: simulated }\nroutes:\n  __proto: { targets: [{ provider: proto, model: m1 }] }\n  Constructor: { targets: [{ provider: proto, model: m1 }] }\n'));
+    expect(Object.keys(config.routes)).toEqual(['__proto', 'Constructor']);
   });
 });
 

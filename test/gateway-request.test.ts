@@ -178,6 +178,28 @@ describe('parseChatCompletionBody validation', () => {
     expect(fieldError({ ...base, metadata: ['x'] }).message).toBe("Invalid type for 'metadata': expected an object of string values, but got an array instead.");
   });
 
+  it('refuses logprobs: true and top_logprobs: the gateway does not return log probabilities', () => {
+    for (const [param, body] of [
+      ['logprobs', { ...base, logprobs: true }],
+      ['logprobs', { ...base, logprobs: true, top_logprobs: 3 }],
+      ['top_logprobs', { ...base, top_logprobs: 3 }],
+      ['top_logprobs', { ...base, logprobs: false, top_logprobs: 0 }],
+      ['top_logprobs', { ...base, stream: true, top_logprobs: 1 }],
+    ] as const) {
+      const error = fieldError(body);
+      expect(error).toMatchObject({ param, code: 'unsupported_parameter' });
+      expect(error.message).toBe(`Unsupported parameter: '${param}'. This gateway does not return log probabilities; remove '${param}' from the request.`);
+    }
+    expect(fieldError({ ...base, logprobs: 'yes' })).toMatchObject({ param: 'logprobs', code: 'invalid_type' });
+  });
+
+  it('accepts logprobs: false, null or absent, and never passes logprobs upstream', () => {
+    for (const body of [base, { ...base, logprobs: false }, { ...base, logprobs: null, top_logprobs: null }]) {
+      const parsed = parseChatCompletionBody({ ...body, seed: 1 });
+      expect(parsed.request.providerOptions).toEqual({ openai: { seed: 1 } });
+    }
+  });
+
   it('never says "a undefined" or "a object"', () => {
     const bodies: unknown[] = [
       { ...base, tools: [{ type: 'function' }] },

@@ -60,7 +60,11 @@ export function resolveEnvRefs(value: unknown, env: Env, options: ResolveOptions
     if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
     if (node !== null && typeof node === 'object') {
       const result: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(node)) result[key] = walk(child, [...path, key]);
+      // defineProperty: an own `__proto__` key stays a key (the schema refuses it by name), where an
+      // assignment would make it the prototype.
+      for (const [key, child] of Object.entries(node)) {
+        Object.defineProperty(result, key, { value: walk(child, [...path, key]), enumerable: true, writable: true, configurable: true });
+      }
       return result;
     }
     return node;

@@ -59,8 +59,32 @@ const size = z.custom<number | string>(
   'a size such as 1048576 (bytes), "512kb" or "1mb"',
 );
 
+/** Names JavaScript gives a meaning on every object: an entry named so would be lost or misread. */
+const RESERVED_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/**
+ * A record of user-named entries (providers, routes, headers, rule metadata) that refuses the names in
+ * {@link RESERVED_NAMES}: zod drops an own `__proto__` key without a word, and a plain object
+ * assigned one (as `${ENV}` resolution does) gets a new prototype instead of an entry. Either way
+ * `ballast check` would pass a config whose entry then is not there. Until the name is fixed, the
+ * other entries of that record are not checked.
+ */
+function namedRecord<K extends z.core.$ZodRecordKey, V extends z.core.SomeType>(key: K, value: V) {
+  const record = z.record(key, value);
+  return z.preprocess<unknown, typeof record, z.input<typeof record>>((input, ctx) => {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+    const found = Object.keys(input).filter((name) => RESERVED_NAMES.includes(name));
+    const proto: unknown = Object.getPrototypeOf(input);
+    if (proto !== Object.prototype && proto !== null && !found.includes('__proto__')) found.unshift('__proto__');
+    for (const name of found) {
+      ctx.addIssue({ code: 'custom', path: [name], input: name, message: `a name other than ${RESERVED_NAMES.slice(0, -1).join(', ')} or ${RESERVED_NAMES.at(-1)}` });
+    }
+    return input;
+  }, record);
+}
+
 const positiveInt = z.number().int().min(1);
-const headers = z.record(z.string(), z.string());
+const headers = namedRecord(z.string(), z.string());
 const nonEmpty = z.string().min(1);
 /** Ports may come from `${PORT}`, so a string of digits is accepted too. */
 const port = z.preprocess(
@@ -244,7 +268,7 @@ const condition = obj({
   hasTools: z.boolean().optional(),
   hasImages: z.boolean().optional(),
   stream: z.boolean().optional(),
-  metadata: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+  metadata: namedRecord(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
 });
 
 const rule = obj({
@@ -363,8 +387,8 @@ const store = z.discriminatedUnion('type', [
 /** The whole config file. */
 export const configSchema = obj({
   server: server.prefault({}),
-  providers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), provider),
-  routes: z.record(z.string().min(1), route),
+  providers: namedRecord(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), provider),
+  routes: namedRecord(z.string().min(1), route),
   store: store.prefault({ type: 'memory' }),
 });
 

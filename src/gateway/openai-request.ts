@@ -18,7 +18,7 @@ export class RequestFieldError extends Error {
     /** The field, as OpenAI names it: `messages[1].content`, `temperature`. */
     readonly param: string,
     message: string,
-    /** OpenAI's error code: `missing_required_parameter`, `invalid_type`, `invalid_value`, `empty_array`. */
+    /** OpenAI's error code: `missing_required_parameter`, `invalid_type`, `invalid_value`, `empty_array`, `unsupported_parameter`. */
     readonly code: string,
   ) {
     super(message);
@@ -45,8 +45,6 @@ const OPENAI_PASSTHROUGH = [
   'frequency_penalty',
   'presence_penalty',
   'logit_bias',
-  'logprobs',
-  'top_logprobs',
   'user',
   'parallel_tool_calls',
   'reasoning_effort',
@@ -137,6 +135,7 @@ export function parseChatCompletionBody(body: unknown): ParsedChatRequest {
 
   const n = body.n;
   if (n !== undefined && n !== null && n !== 1) throw invalidValue('n', '1 (one choice per request)', n);
+  checkNoLogprobs(body);
 
   const request: ChatRequest = { messages };
   const temperature = optionalNumber(body, 'temperature', 0, 2);
@@ -163,6 +162,20 @@ export function parseChatCompletionBody(body: unknown): ParsedChatRequest {
   }
   if (extra) request.providerOptions = { openai: extra };
   return { model, stream: stream === true, includeUsage, request };
+}
+
+/**
+ * `logprobs: true` and `top_logprobs` are refused: the unified response has no place for log
+ * probabilities (and only OpenAI-protocol targets could give them), so the answer would say
+ * `"logprobs": null` after the upstream was paid for them. `logprobs: false` asks for nothing.
+ */
+function checkNoLogprobs(body: Json): void {
+  const unsupported = (param: string) =>
+    new RequestFieldError(param, `Unsupported parameter: '${param}'. This gateway does not return log probabilities; remove '${param}' from the request.`, 'unsupported_parameter');
+  const logprobs = body.logprobs;
+  if (logprobs !== undefined && logprobs !== null && typeof logprobs !== 'boolean') throw invalidType('logprobs', 'a boolean', logprobs);
+  if (logprobs === true) throw unsupported('logprobs');
+  if (body.top_logprobs !== undefined && body.top_logprobs !== null) throw unsupported('top_logprobs');
 }
 
 /** `metadata`: string values only; a wrong value is named by its key. */
