@@ -1,12 +1,17 @@
 // The Redis state store against a real Redis on 127.0.0.1:6379 (.ci/run starts one when it is
 // not running). Redis being unreachable here is a failure, never a skip. Each run works under its
-// own key prefix and deletes its keys at the end.
+// own key prefix and deletes its keys at the end. The frozen-Redis tests start their own
+// redis-server (on PATH; .ci/run installs it) on a free port, and stop it with SIGSTOP.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { circuitBreaker } from '../src/policy/circuit-breaker.js';
 import { createVirtualClock } from '../src/policy/virtual-clock.js';
-import type { JsonValue } from '../src/policy/state-store.js';
+import type { JsonValue, StoreHealth } from '../src/policy/state-store.js';
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/store/redis-store.js';
 import { simulated } from '../src/providers/simulated.js';
 import { createRouter } from '../src/router/router.js';
@@ -168,7 +173,7 @@ describe('redis store: when Redis is unreachable', () => {
     try {
       const s = createRedisStore({ url: `redis://127.0.0.1:${port}`, prefix: `${PREFIX}silent:`, readyTimeoutMs: 100 });
       await s.ready;
-      expect(s.health().connected).toBe(false);
+      expect(s.health()).toMatchObject({ connected: false, lastError: 'Redis did not answer within 100 ms' });
       s.set(`${PREFIX}silent:k`, 1);
       expect(s.get(`${PREFIX}silent:k`)).toBe(1);
       await s.close();
@@ -249,6 +254,203 @@ describe('redis store: when Redis is unreachable', () => {
     }
   });
 });
+
+// Without redis-server on PATH this block is skipped on a developer's machine, and fails under CI.
+const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+describe.skipIf(!haveRedisServer && !process.env.CI)('redis store: a Redis that stops answering (SIGSTOP, socket open)', () => {
+  let redis: { child: ChildProcess; port: number; url: string; dir: string } | undefined;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    if (!redis) return;
+    const { child, dir } = redis;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is reported within ping interval + timeout, local state serves meanwhile, and it resyncs when Redis answers again', async () => {
+    const { child, url } = redis!;
+    const pid = child.pid!;
+    const p = `${PREFIX}frozen:`;
+    const heard: StoreHealth[] = [];
+    const fast = { url, prefix: p, pingIntervalMs: 200, pingTimeoutMs: 300 };
+    const s = createRedisStore({ ...fast, onHealth: (h) => heard.push(h) });
+    const peer = createRedisStore(fast); // another replica, to check the channel after the freeze
+    stores.push(s, peer);
+    const other = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    let frozen = false;
+    try {
+      await other.connect();
+      await Promise.all([s.ready, peer.ready]);
+      expect(s.health().connected).toBe(true);
+      s.set(`${p}before`, { n: 1 });
+      await expect.poll(async () => other.get(`${p}before`)).toBe('{"n":1}');
+      await other.config('RESETSTAT');
+
+      const down = nextHealth(s, (h) => !h.connected, 2_000);
+      const frozenAt = Date.now();
+      process.kill(pid, 'SIGSTOP');
+      frozen = true;
+      const reported = await down;
+      expect(Date.now() - frozenAt).toBeLessThan(1_500);
+      expect(reported).toMatchObject({ connected: false, lastError: 'Redis did not answer a PING within 300 ms' });
+      expect(s.health()).toMatchObject({ connected: false, lastError: 'Redis did not answer a PING within 300 ms', url });
+
+      // Meanwhile: local reads and writes work at once, and writes do not queue up for Redis.
+      s.set(`${p}mine`, { until: 1 }, 60_000);
+      expect(s.get(`${p}mine`)).toEqual({ until: 1 });
+      for (let i = 0; i < 2_000; i++) s.set(`${p}hot`, { i });
+      expect(s.get(`${p}hot`)).toEqual({ i: 1_999 });
+      expect(s.get(`${p}before`)).toEqual({ n: 1 });
+      // Another client writes during the freeze (Redis applies it when it runs again).
+      const theirs = other.set(`${p}theirs`, JSON.stringify({ state: 'open' }));
+
+      const up = nextHealth(s, (h) => h.connected, 10_000);
+      process.kill(pid, 'SIGCONT');
+      frozen = false;
+      await up;
+      await theirs;
+      expect(s.health()).toMatchObject({ connected: true });
+      expect(s.get(`${p}theirs`)).toEqual({ state: 'open' }); // loaded by the resync
+      await expect.poll(async () => other.get(`${p}hot`)).toBe('{"i":1999}'); // written through once in step
+      await expect.poll(async () => other.get(`${p}mine`)).toBe('{"until":1}');
+      expect(await other.pttl(`${p}mine`)).toBeGreaterThan(50_000);
+      const sets = Number(/cmdstat_set:calls=(\d+)/.exec(await other.info('commandstats'))?.[1] ?? 0);
+      expect(sets).toBeLessThan(20); // not the 2,000 writes made while Redis was frozen
+      // Told once that it went, once that it came back.
+      expect(heard.map((h) => h.connected)).toEqual([true, false, true]);
+
+      // Re-subscribed: a change from another replica after the freeze arrives.
+      await expect.poll(() => peer.health().connected, { timeout: 10_000 }).toBe(true);
+      peer.set(`${p}after`, { state: 'half_open' });
+      await expect.poll(() => s.get(`${p}after`)).toEqual({ state: 'half_open' });
+    } finally {
+      if (frozen) process.kill(pid, 'SIGCONT');
+      other.disconnect();
+    }
+  });
+
+  it('a Redis frozen before the store starts is reported when ready gives up, and caught up with once it answers', async () => {
+    const { child, url } = redis!;
+    const pid = child.pid!;
+    const p = `${PREFIX}frozen-start:`;
+    const other = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    let frozen = false;
+    try {
+      await other.connect();
+      await other.set(`${p}k`, '"shared"');
+      process.kill(pid, 'SIGSTOP');
+      frozen = true;
+      const s = createRedisStore({ url, prefix: p, readyTimeoutMs: 200, pingIntervalMs: 200, pingTimeoutMs: 300 });
+      stores.push(s);
+      await s.ready;
+      expect(s.health()).toMatchObject({ connected: false, lastError: 'Redis did not answer within 200 ms' });
+      s.set(`${p}local`, 1);
+      expect(s.get(`${p}local`)).toBe(1);
+      const up = nextHealth(s, (h) => h.connected, 10_000);
+      process.kill(pid, 'SIGCONT');
+      frozen = false;
+      await up;
+      expect(s.get(`${p}k`)).toBe('shared');
+      await expect.poll(async () => other.get(`${p}local`)).toBe('1');
+    } finally {
+      if (frozen) process.kill(pid, 'SIGCONT');
+      other.disconnect();
+    }
+  });
+
+  it('ping options must be positive; the ping timer keeps no process alive and stops on close', async () => {
+    expect(() => createRedisStore({ url: redis!.url, pingIntervalMs: 0 })).toThrow(/pingIntervalMs: expected a positive number/);
+    expect(() => createRedisStore({ url: redis!.url, pingTimeoutMs: Number.NaN })).toThrow(/pingTimeoutMs/);
+    const setSpy = vi.spyOn(globalThis, 'setInterval');
+    const clearSpy = vi.spyOn(globalThis, 'clearInterval');
+    try {
+      const s = createRedisStore({ url: redis!.url, prefix: `${PREFIX}closing:`, pingIntervalMs: 123, pingTimeoutMs: 50 });
+      const index = setSpy.mock.calls.findIndex(([, ms]) => ms === 123);
+      expect(index).toBeGreaterThanOrEqual(0);
+      const timer = setSpy.mock.results[index]!.value as NodeJS.Timeout;
+      expect(timer.hasRef()).toBe(false);
+      await s.ready;
+      expect(s.health().connected).toBe(true);
+      await s.close();
+      expect(clearSpy).toHaveBeenCalledWith(timer);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
+  });
+});
+
+/** The next health `store` reports that matches, or a rejection after `timeoutMs`. */
+function nextHealth(store: RedisStore, matches: (health: StoreHealth) => boolean, timeoutMs: number): Promise<StoreHealth> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      dispose();
+      reject(new Error(`no matching store health within ${timeoutMs} ms; now ${JSON.stringify(store.health())}`));
+    }, timeoutMs);
+    const dispose = store.onHealth((health) => {
+      if (!matches(health)) return;
+      clearTimeout(timer);
+      dispose();
+      resolve(health);
+    });
+  });
+}
+
+/** A throwaway redis-server on a free port of 127.0.0.1 (no persistence), once it accepts connections. */
+async function startRedisServer(): Promise<{ child: ChildProcess; port: number; url: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'ballast-redis-'));
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const started = await new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s: ${output}`)), 10_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (/ready to accept connections/i.test(output)) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`these tests need redis-server on PATH (.ci/run installs it): ${error.message}`));
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (started) {
+      child.stdout!.resume();
+      child.stderr!.resume();
+      return { child, port, url: `redis://127.0.0.1:${port}`, dir };
+    }
+    // The port was taken between freePort() and the start: another one.
+    if (attempt === 3) throw new Error(`redis-server did not start: ${output}`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 /** A TCP proxy to Redis whose connections can be cut (and refused) on demand: an outage. */
 async function startProxy(targetPort: number): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {

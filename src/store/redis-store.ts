@@ -19,9 +19,29 @@ export interface RedisStoreOptions {
   clock?: Clock;
   /** Told when the connection comes or goes (for logs), from the start; as `store.onHealth(listener)`. Never given secrets. */
   onHealth?: (health: StoreHealth) => void;
-  /** How long {@link RedisStore.ready} waits for the first sync before the store serves from local state. Default 3000. */
+  /**
+   * How long {@link RedisStore.ready} waits for the first sync before the store serves from local
+   * state (and, when Redis has said nothing, reports that it did not answer). Default 3000.
+   */
   readyTimeoutMs?: number;
-  /** Extra ioredis options (TLS, timeouts). The store sets its own reconnect and queue options. */
+  /**
+   * How often each of the two connections sends a PING while connected, so that a Redis that stops
+   * answering with its socket still open (frozen, overloaded, a half-dead network path) is noticed.
+   * Default 1000.
+   */
+  pingIntervalMs?: number;
+  /**
+   * How long a PING may go unanswered before the store counts Redis as unreachable: it reports not
+   * connected (`lastError`: Redis did not answer a PING within this time), serves from local state,
+   * drops the connection (what was queued on it fails and is written through later) and reconnects,
+   * resyncing once Redis answers. A hang is so noticed within `pingIntervalMs + pingTimeoutMs`.
+   * Default 2000.
+   */
+  pingTimeoutMs?: number;
+  /**
+   * Extra ioredis options (TLS, timeouts). The store sets its own reconnect and queue options; it
+   * defaults `keepAlive` to 10000 (TCP keep-alive on both sockets) and `disconnectTimeout` to 1000.
+   */
   redis?: Omit<RedisOptions, 'lazyConnect' | 'enableOfflineQueue' | 'autoResubscribe'>;
 }
 
@@ -56,6 +76,8 @@ interface Change {
 }
 
 const RECONNECT_MAX_MS = 5_000;
+const PING_INTERVAL_MS = 1_000;
+const PING_TIMEOUT_MS = 2_000;
 
 /**
  * A {@link StateStore} for several gateway replicas: breaker states, cooldowns and health live in
@@ -76,6 +98,8 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   const url = options.url ?? 'redis://127.0.0.1:6379';
   const where = safeRedisUrl(url);
   const readyTimeoutMs = options.readyTimeoutMs ?? 3000;
+  const pingIntervalMs = positive(options.pingIntervalMs ?? PING_INTERVAL_MS, 'pingIntervalMs');
+  const pingTimeoutMs = positive(options.pingTimeoutMs ?? PING_TIMEOUT_MS, 'pingTimeoutMs');
 
   const entries = new Map<string, Entry>();
   const { notify, subscribe } = createKeyListeners();
@@ -93,16 +117,24 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   let changedAt = Date.now();
   let closed = false;
   const timers = new Set<NodeJS.Timeout>();
-  const later = (ms: number, fn: () => void) => {
+  const later = (ms: number, fn: () => void): NodeJS.Timeout => {
     const timer = setTimeout(() => {
       timers.delete(timer);
       fn();
     }, ms);
     timer.unref();
     timers.add(timer);
+    return timer;
+  };
+  const cancel = (timer: NodeJS.Timeout) => {
+    clearTimeout(timer);
+    timers.delete(timer);
   };
 
   const connectionOptions: RedisOptions = {
+    // Keep-alive notices a peer that is gone without a word; a socket that hangs is dropped after 1 s.
+    keepAlive: 10_000,
+    disconnectTimeout: 1_000,
     ...options.redis,
     lazyConnect: true,
     // Fail at once while disconnected: the caller's request must not wait for Redis.
@@ -128,8 +160,10 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   };
   const fail = (error: unknown) => {
     const message = redactUrl(error instanceof Error ? error.message : String(error), url);
-    // ioredis follows each refused connect with "Connection is closed.": keep the cause instead.
-    if (!(connected && synced) && lastError !== undefined && (message === lastError || message === 'Connection is closed.')) return;
+    // ioredis follows each lost connection with "Connection is closed." or, for the commands it
+    // drops, MaxRetriesPerRequestError: keep the cause instead.
+    const aftermath = message === 'Connection is closed.' || (error instanceof Error && error.name === 'MaxRetriesPerRequestError');
+    if (!(connected && synced) && lastError !== undefined && (message === lastError || aftermath)) return;
     lastError = message;
     report();
   };
@@ -305,6 +339,45 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     );
   };
 
+  /**
+   * A Redis that stops answering with its socket open (SIGSTOP, a stuck host, a silent network
+   * path) sends neither an error nor a close. Each connection is sent a PING every `pingIntervalMs`
+   * while ready; one unanswered within `pingTimeoutMs` puts the store out of step at once (said once,
+   * on `/status` and to the listeners) and drops that connection: the commands queued on it fail
+   * (their keys are written through again later), writes meanwhile stay local, and the reconnect
+   * resyncs as after any outage once Redis answers again.
+   */
+  const hung = (connection: Redis) => {
+    if (closed) return;
+    const message = `Redis did not answer a PING within ${pingTimeoutMs} ms`;
+    if (connected && synced) {
+      lastError = message;
+      setInStep(false);
+    } else if (lastError !== message) fail(new Error(message));
+    connection.disconnect(true);
+  };
+  const watch = (connection: Redis) => {
+    let waiting = false;
+    return () => {
+      if (closed || waiting || connection.status !== 'ready') return;
+      waiting = true;
+      const timer = later(pingTimeoutMs, () => hung(connection));
+      // A failed PING needs no report: the connection's own error or close says why.
+      connection
+        .ping()
+        .catch(() => undefined)
+        .finally(() => {
+          cancel(timer);
+          waiting = false;
+        });
+    };
+  };
+  const checks = [watch(commands), watch(subscriber)];
+  const pinger = setInterval(() => {
+    for (const check of checks) check();
+  }, pingIntervalMs);
+  pinger.unref();
+
   subscriber.on('message', (_channel: string, message: string) => onMessage(message));
   commands.on('ready', () => startSync());
   subscriber.on('ready', () => subscribeChannel());
@@ -319,7 +392,11 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
   // The first sync, or the time limit: a Redis that never answers must not hold up a gateway's start.
   let resolveReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
-  later(readyTimeoutMs, () => resolveReady());
+  later(readyTimeoutMs, () => {
+    // A Redis that accepts the connection but never answers raises no error: said here.
+    if (!(connected && synced) && lastError === undefined) fail(new Error(`Redis did not answer within ${readyTimeoutMs} ms`));
+    resolveReady();
+  });
   commands.connect().catch((error: unknown) => fail(error));
   subscriber.connect().catch((error: unknown) => fail(error));
 
@@ -342,6 +419,7 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
     onHealth: healthEvents.on,
     async close() {
       closed = true;
+      clearInterval(pinger);
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       // QUIT waits for an answer a stuck Redis never gives: a short wait, then the sockets go.
@@ -353,6 +431,11 @@ export function createRedisStore(options: RedisStoreOptions = {}): RedisStore {
       resolveReady();
     },
   };
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name}: expected a positive number of milliseconds, got ${String(value)}`);
+  return value;
 }
 
 function backoff(attempt: number): number {
