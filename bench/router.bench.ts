@@ -119,7 +119,6 @@ const memoryTransport: Transport = async (sent) => {
     body: (async function* () {
       yield new Uint8Array(bytes);
     })(),
-    text: async () => bytes.toString('utf8'),
   };
 };
 const adapter = openai({ apiKey: 'sk-bench', baseURL: 'http://127.0.0.1:1/v1', transport: memoryTransport });

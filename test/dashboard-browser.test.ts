@@ -217,7 +217,10 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
     }
   }, 20_000);
 
-  it('behind client tokens: the page opens, asks for the token, and shows the routes once given it', async () => {
+  it.each([
+    ['', false],
+    [' (with site storage blocked)', true],
+  ])('behind client tokens: the page opens, asks for the token, and shows the routes once given it%s', async (_blocked, blockStorage) => {
     const loaded = validateConfig({
       server: { port: 0, tokens: ['dashboard-t0ken'] },
       providers: { sim: { type: 'simulated' } },
@@ -227,6 +230,18 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
     const gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'silent', write: () => {} }) });
     const { url: base } = await gateway.listen();
     const tab = await context!.newPage();
+    const errors: string[] = [];
+    tab.on('pageerror', (error) => errors.push(error.message));
+    // Privacy settings that block site data make every use of sessionStorage throw.
+    if (blockStorage) {
+      await tab.addInitScript(() =>
+        Object.defineProperty(globalThis, 'sessionStorage', {
+          get() {
+            throw new DOMException('Access is denied for this document.', 'SecurityError');
+          },
+        }),
+      );
+    }
     try {
       await tab.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => route.abort());
       expect((await tab.goto(`${base}/`, WAIT))?.status()).toBe(200);
@@ -240,6 +255,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in headless Chromium
       await tab.locator('article[data-route="guarded"]').waitFor(WAIT);
       expect(await tab.locator('#auth').isHidden()).toBe(true);
       expect(await tab.locator('#conn').getAttribute('data-live')).toBe('yes');
+      expect(errors).toEqual([]);
     } finally {
       await tab.close();
       await gateway.close();

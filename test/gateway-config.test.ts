@@ -196,6 +196,12 @@ describe('validation messages: path, expected, got', () => {
       expect(lines(await loadConfigFile(join(dir, 'bad.json')))).toEqual([expect.stringMatching(/^line 1, column 15: expected valid JSON, got \S/)]);
       // Where Node gives no position, the YAML parser finds the line.
       expect(lines(parseConfigText('{\n "x": [1,,2]\n}', 'json'))).toEqual([expect.stringMatching(/^line 2, column 10: expected valid JSON, got \S/)]);
+      // Where YAML reads on, the excerpt Node quotes gives the spot; the excerpt itself (here a key) is not repeated.
+      const secret = '{\n  "providers": {\n    "x": { "type": "openai", "apiKey": sk-proj-123456789 }\n  }\n}';
+      const problem = lines(parseConfigText(secret, 'json'));
+      expect(problem).toEqual([expect.stringMatching(/^line 3, column 40: expected valid JSON, got \S/)]);
+      expect(problem[0]).not.toContain('sk-proj');
+      expect(lines(parseConfigText('{"a": "True?", "b": True}', 'json'))).toEqual([expect.stringMatching(/^line 1, column 21: /)]);
       expect(lines(await loadConfigFile(join(dir, 'missing.yaml')))).toEqual([`${join(dir, 'missing.yaml')}: expected a readable config file, got no such file`]);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // The gateway's own endpoints and lifecycle: /status, /healthz, /v1/models/{id}, request ids, CORS,
 // the seam for extra endpoints (dashboard, /metrics), and graceful shutdown.
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/gateway/config-load.js';
 import type { GatewayConfigInput } from '../src/gateway/config-schema.js';
@@ -242,6 +243,24 @@ describe('graceful shutdown', () => {
     await expect(chat(url)).rejects.toThrow();
   });
 
+  it('a probe still reaching it while it drains (pipelined behind a stream) hears draining from /healthz', async () => {
+    const url = await start([{ type: 'text', text: 'one two three four five six', chunkDelayMs: 40 }], { shutdownGrace: '5s' });
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (part: Buffer) => (received += part.toString('utf8')));
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const body = JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await expect.poll(() => received.includes('data: ')).toBe(true);
+    const closed = gateway!.close();
+    socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await closed;
+    await ended;
+    expect(received).toContain('data: [DONE]');
+    expect(received).toMatch(/HTTP\/1\.1 503 Service Unavailable[\s\S]*\{"status":"draining"\}/);
+  });
+
   it('after the grace period, stops what still runs: a stream ends with a shutting_down frame, a waiting call gets a 503, the upstream sees both go', async () => {
     const url = await start([{ type: 'stall-after', text: 'never ending' }], { shutdownGrace: '150ms' });
     const logs: string[] = [];
@@ -274,10 +293,10 @@ describe('graceful shutdown', () => {
 });
 
 describe('structured logs', () => {
-  it('access lines: info for answers, warn for a stream that broke after its 200, debug for the polled endpoints', async () => {
+  it('access lines: info for answers, warn for a stream that broke after its 200, debug for the polled endpoints unless refused', async () => {
     mock = await startOpenAiMock({ replies: [{ type: 'text', text: 'fine' }, { type: 'cut-after', text: 'half of it' }] });
     const loaded = validateConfig({
-      server: { port: 0 },
+      server: { port: 0, tokens: ['log-t0ken-123456'] },
       providers: { oai: { type: 'openai', baseURL: mock.url } },
       routes: { chat: { targets: [{ provider: 'oai', model: 'gpt-4o' }], retry: { attempts: 1 } } },
     });
@@ -285,15 +304,24 @@ describe('structured logs', () => {
     const lines: string[] = [];
     gateway = createGateway({ config: loaded.config, logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }) });
     const url = (await gateway.listen()).url;
-    await (await chat(url)).text();
-    await (await chat(url, { stream: true })).text();
-    await (await fetch(`${url}/dashboard/data`)).text();
+    const auth = { authorization: 'Bearer log-t0ken-123456' };
+    await (await chat(url, {}, auth)).text();
+    await (await chat(url, { stream: true }, auth)).text();
+    await (await fetch(`${url}/dashboard/data`, { headers: auth })).text();
     await (await fetch(`${url}/healthz`)).text();
+    // Someone guessing tokens stays in sight.
+    await (await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer guess' } })).text();
     const access = lines
       .map((line) => JSON.parse(line) as { level: string; msg: string; path: string; status: number; error?: string })
       .filter((entry) => entry.msg === 'request')
       .map((entry) => `${entry.level} ${entry.path} ${entry.status}${entry.error ? ` ${entry.error}` : ''}`);
-    expect(access).toEqual(['info /v1/chat/completions 200', 'warn /v1/chat/completions 200 connection', 'debug /dashboard/data 200', 'debug /healthz 200']);
+    expect(access).toEqual([
+      'info /v1/chat/completions 200',
+      'warn /v1/chat/completions 200 connection',
+      'debug /dashboard/data 200',
+      'debug /healthz 200',
+      'info /metrics 401',
+    ]);
   });
 
   it('one JSON object per line; known secrets and key-shaped strings masked', () => {

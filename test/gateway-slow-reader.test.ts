@@ -1,7 +1,7 @@
 // A client that stops reading a stream holds the upstream back (back-pressure), but not for ever:
 // after the route's stream idle time (or at its total deadline) the gateway closes the connection
 // and stops the upstream. On a virtual clock; the sockets are real.
-import { createServer, request, type ClientRequest, type Server } from 'node:http';
+import { createServer, request, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/gateway/config-load.js';
 import { createLogger } from '../src/gateway/logger.js';
@@ -24,13 +24,20 @@ afterEach(async () => {
 });
 
 /** An upstream that streams without end, as fast as it is read; `state` says whether it is held back and whether its client left. */
-async function start(clock: VirtualClock, timeouts: Record<string, string>) {
+async function start(clock: VirtualClock, timeouts: Record<string, string>, hugeFrame = false) {
   const state = { waiting: false, closed: false, progress: 0 };
   upstream = createServer((req, res) => {
     req.resume();
     req.on('end', async () => {
       res.on('close', () => (state.closed = true));
       res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (hugeFrame) {
+        // One frame the gateway writes to its client in one piece; the rest a moment later, when
+        // the gateway is waiting for that piece to drain.
+        res.write(frame('z'.repeat(15 * 1024 * 1024)));
+        setTimeout(() => res.end(`${frame('tail')}data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n`), 20);
+        return;
+      }
       while (!res.destroyed) {
         state.progress++;
         if (!res.write(frame(PIECE))) {
@@ -63,14 +70,22 @@ async function heldBack(state: { waiting: boolean; progress: number }, turns = 1
   }
 }
 
-/** Opens a stream and never reads it. */
-function stalledClient(url: string): void {
+/** Opens a stream and reads nothing unless told: `readSome()` takes one piece of what has arrived. */
+function stalledClient(url: string): { readSome(): string } {
+  let response: IncomingMessage | undefined;
   client = request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
     res.pause();
     res.on('error', () => {});
+    response = res;
   });
   client.on('error', () => {});
   client.end(JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+  return {
+    readSome() {
+      const part = response?.read(64 * 1024) as Buffer | null | undefined;
+      return part ? part.toString('latin1') : '';
+    },
+  };
 }
 
 /** Client connections the gateway holds open. (A client that reads nothing learns of the close only when it reads.) */
@@ -85,6 +100,29 @@ async function advance(clock: VirtualClock, ms: number): Promise<void> {
 }
 
 describe('gateway: a client that stops reading a stream', () => {
+  it('a client that reads a huge frame slowly gets all of it', async () => {
+    const clock = createVirtualClock(0);
+    const { url } = await start(clock, { idle: '2s' }, true);
+    const reader = stalledClient(url);
+    // About a megabyte a second of virtual time: the 15 MB frame takes far longer than the 2 s idle time.
+    let text = '';
+    // Virtual time stands still until the frame has crossed the upstream hop (the router's own
+    // idle timer runs meanwhile) and the gateway has begun writing it.
+    for (let turn = 0; turn < 100_000 && !text.includes('zzzz'); turn++) {
+      text += reader.readSome();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let second = 0; second < 60 && !text.endsWith('data: [DONE]\n\n'); second++) {
+      for (let i = 0; i < 16; i++) {
+        text += reader.readSome();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await advance(clock, 1000);
+    }
+    expect(text.length).toBeGreaterThan(15 * 1024 * 1024);
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
   it.each([
     ['the stream idle time', { idle: '2s' }, 2000],
     ['the total deadline', { total: '3s', idle: '1h' }, 3000],

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { undiciTransport } from '../src/gateway/undici-transport.js';
 import { classifyThrown } from '../src/llm/classify.js';
 import { startMockServer, type MockReply, type MockServer } from '../src/mock/mock-server.js';
+import { bodyText } from './support/provider-test.js';
 
 let server: MockServer;
 const pool = undiciTransport();
@@ -29,7 +30,7 @@ describe('undiciTransport', () => {
     const response = await send('/echo');
     expect(response.status).toBe(201);
     expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('9');
-    expect(JSON.parse(await response.text())).toEqual({ echo: { a: 1 }, auth: 'Bearer k' });
+    expect(JSON.parse(await bodyText(response))).toEqual({ echo: { a: 1 }, auth: 'Bearer k' });
   });
 
   it('an abort before the headers rejects with the reason, and the server sees it', async () => {
@@ -67,8 +68,8 @@ describe('undiciTransport', () => {
 
   it('a body can be read once only', async () => {
     const response = await send('/echo');
-    await response.text();
-    await expect(response.text()).rejects.toThrow(/already read/);
+    await bodyText(response);
+    await expect(bodyText(response)).rejects.toThrow(/already read/);
   });
 });
 
@@ -110,7 +111,7 @@ describe('undiciTransport safety-net timers', () => {
 describe('undiciTransport headers', () => {
   it('reads headers by any case, joins repeated ones, and says what is absent', async () => {
     const response = await send('/echo');
-    await response.text();
+    await bodyText(response);
     expect(response.headers.get('X-RateLimit-Remaining-Requests')).toBe('9');
     expect(response.headers.has('x-ratelimit-remaining-requests')).toBe(true);
     expect(response.headers.get('retry-after')).toBeNull();

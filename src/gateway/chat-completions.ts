@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Clock } from '../policy/clock.js';
 import { toMs } from '../policy/duration.js';
-import { DEFAULT_STREAM_IDLE_MS } from '../router/router.js';
+import { streamIdleMs } from '../router/router.js';
 import type { Usage } from '../llm/chat-response.js';
 import { classifyThrown } from '../llm/classify.js';
 import { isLlmError, type LlmError } from '../llm/llm-error.js';
@@ -114,6 +114,7 @@ function asLlmError(thrown: unknown): LlmError {
 
 async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: ResolvedModel, meta: CompletionMeta): Promise<ChatOutcome> {
   const { res } = call;
+  const started = call.clock.now();
   const base = { model: parsed.model, route: resolved.route.name, stream: true };
   const routed = resolved.route.router.stream(parsed.request, callOptions(resolved));
   const events = routed[Symbol.asyncIterator]();
@@ -130,12 +131,15 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
 
   // A client that stops reading holds the upstream back (back-pressure), but not for ever: not past
-  // the route's total deadline, nor for longer than its stream may stay idle.
-  const started = call.clock.now();
-  const timeouts = resolved.route.config.timeouts;
-  const idleMs = timeouts?.idle === undefined ? DEFAULT_STREAM_IDLE_MS : toMs(timeouts.idle);
-  const deadline = timeouts?.total === undefined ? Infinity : started + toMs(timeouts.total);
-  const readLimit = () => Math.min(idleMs, deadline - call.clock.now());
+  // the route's total deadline (counted from the call's start), nor for longer than its stream may
+  // stay idle.
+  const timeouts = resolved.route.config.timeouts ?? {};
+  const drainLimits = {
+    clock: call.clock,
+    idleMs: streamIdleMs(timeouts),
+    deadline: timeouts.total === undefined ? Infinity : started + toMs(timeouts.total),
+    signal: call.signal,
+  };
   let stalled = false;
 
   const encoder = createChunkEncoder(meta, parsed.includeUsage);
@@ -206,7 +210,7 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
           break;
       }
       if (frame !== undefined) write(frame);
-      if (res.writableNeedDrain && !res.destroyed && !(await drained(res, call.clock, readLimit()))) {
+      if (res.writableNeedDrain && !res.destroyed && !(await drained(res, drainLimits))) {
         stalled = true;
         throw new Error('the client stopped reading');
       }

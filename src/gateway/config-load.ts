@@ -81,22 +81,51 @@ export function parseConfigText(text: string, format: 'yaml' | 'json' = 'yaml', 
 }
 
 /**
- * A JSON syntax error with its line and column, like YAML's: from the message's position when it
- * has one, else from the YAML parser (JSON is YAML), which finds the same spot. The message loses
- * the position and the quoted document some Node versions put in it.
+ * A JSON syntax error with its line and column, like YAML's. The position comes from the message
+ * (`at position N`), or from the YAML parser (JSON is YAML), or, where YAML reads on, from the
+ * excerpt of the text Node quotes. The message keeps Node's words but loses the position and the excerpt, which
+ * can quote a secret written into the file.
  */
 function jsonSyntaxProblem(text: string, message: string): ConfigProblem {
   const at = /\s*(?:in JSON )?at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
+  const quoted = /, (\.\.\.)?"(.*)"(?:\.\.\.)? is not valid JSON$/s.exec(message);
+  const yaml = at ? undefined : parseDocument(text).errors[0]?.linePos?.[0];
+  let position = at ? Number(at[1]) : undefined;
+  // Where YAML reads on (single quotes, True), the excerpt still says where JSON stopped.
+  if (position === undefined && !yaml && quoted) position = excerptPosition(text, quoted[2]!, quoted[1] !== undefined, /^Unexpected token '(.)'/.exec(message)?.[1]);
   let path = '';
-  if (at) {
-    const before = text.slice(0, Number(at[1]));
+  if (position !== undefined) {
+    const before = text.slice(0, position);
     path = `line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`;
-  } else {
-    const pos = parseDocument(text).errors[0]?.linePos?.[0];
-    if (pos) path = `line ${pos.line}, column ${pos.col}`;
-  }
-  const got = (at ? message.replace(at[0], '') : message).replace(/, ".*" is not valid JSON$/s, '');
+  } else if (yaml) path = `line ${yaml.line}, column ${yaml.col}`;
+  let got = message;
+  if (at) got = got.replace(at[0], '');
+  if (quoted) got = got.slice(0, got.length - quoted[0].length);
   return { path, expected: 'valid JSON', got };
+}
+
+/** Context V8 quotes before the bad character when it cuts the excerpt (`..."…`). */
+const EXCERPT_CONTEXT = 10;
+
+/**
+ * Where the excerpt of a JSON error points in `text`: 10 characters in when V8 cut its start,
+ * else the first `token` outside a string from the excerpt's start.
+ */
+function excerptPosition(text: string, excerpt: string, cutStart: boolean, token: string | undefined): number | undefined {
+  const start = text.indexOf(excerpt);
+  if (start === -1) return undefined;
+  if (cutStart) return start + EXCERPT_CONTEXT;
+  if (token === undefined) return undefined;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === token) return i;
+  }
+  return undefined;
 }
 
 /** Reads and validates a config file (`.json` as JSON, anything else as YAML). */

@@ -165,12 +165,14 @@ const SCRIPT = String.raw`
 
   // With client tokens configured the data needs one: asked for on the page, kept for this tab only.
   const form = document.getElementById('auth');
-  let token = sessionStorage.getItem('ballast-token') || '';
+  // Storage may be blocked (privacy settings): then the token lives in this page only.
+  const stored = { get() { try { return sessionStorage.getItem('ballast-token') || ''; } catch { return ''; } }, set(v) { try { sessionStorage.setItem('ballast-token', v); } catch { /* page memory only */ } } };
+  let token = stored.get();
   let waiting = false;
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     token = document.getElementById('token').value.trim();
-    sessionStorage.setItem('ballast-token', token);
+    stored.set(token);
     form.hidden = true;
     if (waiting) { waiting = false; poll(); }
   });

@@ -373,7 +373,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (cors?.apply(req, res)) return;
-    if (draining) {
+    // While draining, a probe still gets its answer (`draining`, from the endpoint itself); the rest get a 503.
+    if (draining && path !== '/healthz') {
       res.setHeader('connection', 'close');
       sendError(res, { status: 503, message: 'The gateway is shutting down.', type: 'service_unavailable_error', param: null, code: 'shutting_down' });
       return;
@@ -553,11 +554,12 @@ const POLLED = new Set(['/dashboard/data', '/metrics', '/healthz', '/status']);
 
 /**
  * The level of a request's access line: `warn` for a call that failed on the gateway's side (a 5xx,
- * or a stream that broke after its 200), `debug` for the polled endpoints, else `info`.
+ * or a stream that broke after its 200), `debug` for the polled endpoints' answers, else `info`.
  */
 function accessLogLevel(path: string, outcome: { status: number; error?: string }): 'debug' | 'info' | 'warn' {
-  if (outcome.status >= 500 || (outcome.status === 200 && outcome.error !== undefined)) return 'warn';
-  return POLLED.has(path) ? 'debug' : 'info';
+  // Only their answers (and /healthz's `draining`): a refused token (someone guessing) stays in sight.
+  if (POLLED.has(path) && (outcome.status < 400 || path === '/healthz')) return 'debug';
+  return outcome.status >= 500 || (outcome.status === 200 && outcome.error !== undefined) ? 'warn' : 'info';
 }
 
 /** How long requests cut by a shutdown get to send their answers before the connections close, ms. */

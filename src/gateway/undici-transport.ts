@@ -163,13 +163,5 @@ function toResponse(data: Dispatcher.ResponseData, signal: AbortSignal, drainMs:
         }
       },
     },
-    async text() {
-      claim();
-      try {
-        return await body.text();
-      } catch (error) {
-        throw signal.aborted ? signal.reason : error;
-      }
-    },
   };
 }

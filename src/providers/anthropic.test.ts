@@ -16,6 +16,7 @@ import {
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, anthropic, type AnthropicOptions } from './anthropic.js';
 import type { ChatProvider } from './provider.js';
 import { fetchTransport, type Transport } from './transport.js';
+import { bodyText } from '../../test/support/provider-test.js';
 
 const KEY = 'sk-ant-api03-test-key-0123456789abcdef';
 const MODEL = 'claude-sonnet-4-5';
@@ -505,13 +506,13 @@ describe('anthropic: streaming', () => {
     // A transport that drops everything from message_stop on, as a truncating proxy would.
     const transport: Transport = async (request) => {
       const response = await fetchTransport(request);
-      const full = await response.text();
+      const full = await bodyText(response);
       const cut = full.slice(0, full.indexOf('event: message_stop'));
       expect(cut).toContain('event: message_delta');
       const body = (async function* () {
         yield new TextEncoder().encode(cut);
       })();
-      return { status: response.status, headers: response.headers, body, text: async () => cut };
+      return { status: response.status, headers: response.headers, body };
     };
     const provider = anthropic({ baseURL: mock.url, transport });
     const { events, error } = await streamFailure(provider.stream(HELLO, call()));

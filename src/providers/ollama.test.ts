@@ -206,7 +206,7 @@ describe('ollama: answers', () => {
       done: true,
       done_reason: 'stop',
     });
-    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: bytes(body), text: async () => body });
+    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: bytes(body) });
     expect((await ollama({ transport }).chat(request, call())).toolCalls[0]!.id).toBe('call_server');
   });
 
@@ -233,7 +233,7 @@ describe('ollama: answers', () => {
 
   it('counts a missing prompt_eval_count (a cached prompt) as 0 input tokens', async () => {
     const body = JSON.stringify({ model: 'm', message: { role: 'assistant', content: 'x' }, done: true, done_reason: 'stop', eval_count: 4 });
-    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: bytes(body), text: async () => body });
+    const transport: Transport = async () => ({ status: 200, headers: new Headers(), body: bytes(body) });
     expect((await ollama({ transport }).chat(request, call())).usage).toEqual({ inputTokens: 0, outputTokens: 4, totalTokens: 4 });
   });
 });
@@ -304,7 +304,6 @@ describe('ollama: errors', () => {
       body: (async function* () {
         for (const l of lines) yield new TextEncoder().encode(l);
       })(),
-      text: async () => lines.join(''),
     });
     const error = await failure(collectStream(ollama({ transport }).stream(request, call())));
     expect(error).toMatchObject({ kind: 'connection', code: 'stream_truncated', provider: 'ollama' });
@@ -330,7 +329,6 @@ describe('ollama: errors', () => {
       body: (async function* () {
         yield new TextEncoder().encode(body);
       })(),
-      text: async () => body,
     });
     expect(await failure(collectStream(ollama({ transport }).stream(request, call())))).toMatchObject({ kind: 'server', code: 'malformed_response' });
   });

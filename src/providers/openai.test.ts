@@ -581,7 +581,6 @@ describe('openai: an upstream that sends without end', () => {
           yield chunk;
         }
       })(),
-      text: () => Promise.reject(new Error('not used')),
     });
     return { read, provider: openai({ apiKey: KEY, baseURL: 'http://127.0.0.1:1/v1', transport }) };
   };

@@ -22,7 +22,6 @@ function echoing(status: number, body: (said: string) => unknown): Transport {
       body: (async function* () {
         yield new TextEncoder().encode(text);
       })(),
-      text: async () => text,
     };
   };
 }

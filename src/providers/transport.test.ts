@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startMockServer, type MockServer } from '../mock/mock-server.js';
 import { fetchTransport } from './transport.js';
+import { bodyText } from '../../test/support/provider-test.js';
 
 let server: MockServer | undefined;
 afterEach(async () => {
@@ -17,7 +18,7 @@ describe('fetchTransport', () => {
     const res = await post(server.url);
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('3');
-    expect(await res.text()).toBe('{"error":"x"}');
+    expect(await bodyText(res)).toBe('{"error":"x"}');
     expect(server.requests[0]!.json).toEqual({ a: 1 });
   });
 

@@ -14,13 +14,15 @@ export interface ResponseHeaders {
   has(name: string): boolean;
 }
 
-/** The response: status and headers at once, the body as a byte stream or as text. */
+/** The response: status and headers at once, the body as a byte stream. */
 export interface TransportResponse {
   status: number;
   headers: ResponseHeaders;
-  /** The body, chunk by chunk. Reading it once is allowed, and only one of `body` / `text()`. */
+  /**
+   * The body, chunk by chunk, read once. Adapters read every body this way, also the ones they
+   * need whole, so that they can stop at a size limit.
+   */
   body: AsyncIterable<Uint8Array>;
-  text(): Promise<string>;
 }
 
 /**
@@ -42,7 +44,6 @@ export const fetchTransport: Transport = async (request) => {
     status: response.status,
     headers: response.headers,
     body: readBody(response),
-    text: () => response.text(),
   };
 };
 

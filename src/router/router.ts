@@ -50,6 +50,17 @@ export interface RouterTimeouts {
 /** The stream idle timeout when a router sets none. */
 export const DEFAULT_STREAM_IDLE_MS = 5 * 60_000;
 
+/**
+ * The stream idle timeout of these timeouts, ms: `idle`, else {@link DEFAULT_STREAM_IDLE_MS} but
+ * never shorter than a wait the route allows before the first token (`firstToken`, `attempt`),
+ * since the idle timer runs there too.
+ */
+export function streamIdleMs(timeouts: { idle?: Duration; firstToken?: Duration; attempt?: Duration }): number {
+  if (timeouts.idle !== undefined) return toMs(timeouts.idle);
+  const longestWait = Math.max(timeouts.firstToken === undefined ? 0 : toMs(timeouts.firstToken), timeouts.attempt === undefined ? 0 : toMs(timeouts.attempt));
+  return Math.max(DEFAULT_STREAM_IDLE_MS, longestWait);
+}
+
 /** Options of {@link createRouter}. Plain data plus providers. */
 export interface RouterOptions {
   targets: readonly TargetOptions[];
@@ -157,11 +168,7 @@ export function createRouter(options: RouterOptions): Router {
   const { budget, totalMs, attemptTimeout, cooldowns, hedge, breaker: breakerOptions } = resolveWalkOptions(options, clock);
   const t = options.timeouts ?? {};
   const firstTokenMs = t.firstToken === undefined ? undefined : toMs(t.firstToken);
-  const streamTimeouts = {
-    firstTokenMs,
-    // The default idle timer also runs before the first token: never shorter than a wait the route allows there.
-    idleMs: t.idle === undefined ? Math.max(DEFAULT_STREAM_IDLE_MS, firstTokenMs ?? 0, t.attempt === undefined ? 0 : toMs(t.attempt)) : toMs(t.idle),
-  };
+  const streamTimeouts = { firstTokenMs, idleMs: streamIdleMs(t) };
   const resume: ResumeOptions | undefined = options.resume === true ? {} : options.resume || undefined;
   const retryOptions = options.retry ?? {};
   const targetRetry = createTargetRetry(retryOptions, rules, budget, clock, options.random);

@@ -32,3 +32,11 @@ export function splitAt<T extends { slice(a: number, b?: number): T; length: num
   parts.push(whole.slice(last));
   return parts;
 }
+
+/** A transport response's whole body as text (what adapters do, without their size limit). */
+export async function bodyText(response: { body: AsyncIterable<Uint8Array> }): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of response.body) text += decoder.decode(chunk, { stream: true });
+  return text + decoder.decode();
+}
