@@ -74,8 +74,12 @@ describe('fromLlmError code', () => {
 
   it("a call that failed on every target answers the provider's own code from the failure behind it", () => {
     const attempts = [{ target: 'a/m', attempt: 1, outcome: 'failure' as const, kind: 'invalid_request' as const, status: 400, startedAt: 0, durationMs: 1, delayBeforeMs: 0 }];
-    const upstream = new LlmError({ kind: 'invalid_request', status: 400, message: 'temperature is not supported', code: 'unsupported_parameter' });
+    const upstream = new LlmError({ kind: 'invalid_request', status: 400, message: 'temperature is not supported', code: 'unsupported_parameter', param: 'temperature' });
     expect(frameCode(new AllTargetsFailedError(attempts, { now: 0, cause: upstream }))).toBe('unsupported_parameter');
+    // And the field it names.
+    expect(fromLlmError(new AllTargetsFailedError(attempts, { now: 0, cause: upstream })).param).toBe('temperature');
+    expect(fromLlmError(new LlmError({ kind: 'server', message: 'x', param: 'temperature' })).param).toBeNull();
+    expect(fromLlmError(new LlmError({ kind: 'invalid_request', message: 'x', param: 'a b <script>' })).param).toBeNull();
     // Not from a failure of another kind, nor an errno-style code.
     expect(frameCode(new AllTargetsFailedError(attempts, { now: 0, cause: new LlmError({ kind: 'server', message: 'x', code: 'bad_gateway' }) }))).toBe('invalid_request');
     const reset = new LlmError({ kind: 'connection', message: 'x', code: 'ECONNRESET' });

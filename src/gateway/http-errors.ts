@@ -105,6 +105,18 @@ function errorCode(error: LlmError): string {
   return own ?? CODE[error.kind] ?? 'server_error';
 }
 
+/** Kinds where the client's request is at fault, so the provider's `param` names a field it sent. */
+const PARAM_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['invalid_request', 'context_length']);
+/** A request field's path, as OpenAI names it (`temperature`, `messages[1].content`). */
+const FIELD_PATH = /^[A-Za-z0-9_.[\]-]{1,100}$/;
+
+/** The request field the provider found fault with, from the error or the failure behind it. */
+function errorParam(error: LlmError): string | null {
+  if (!PARAM_KINDS.has(error.kind)) return null;
+  const param = error.param ?? (isLlmError(error.cause) && error.cause.kind === error.kind ? error.cause.param : undefined);
+  return param !== undefined && FIELD_PATH.test(param) ? param : null;
+}
+
 function providerCode(error: LlmError): string | undefined {
   const own = error.code;
   return own !== undefined && PROVIDER_CODE_KINDS.has(error.kind) && OPENAI_STYLE_CODE.test(own) && !ROUTER_CODES.has(own) ? own : undefined;
@@ -130,7 +142,7 @@ export function fromLlmError(error: LlmError): ApiError {
     message: error.message,
     type: TYPE[error.kind] ?? 'upstream_error',
     code: errorCode(error),
-    param: null,
+    param: errorParam(error),
     headers,
     attempts,
   };

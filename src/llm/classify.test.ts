@@ -202,6 +202,8 @@ describe('classifyHttpError: OpenAI', () => {
     const e = openai(400, openaiBody("Invalid value for 'temperature': expected a number.", 'invalid_request_error', null, 'temperature'));
     expect(e.kind).toBe('invalid_request');
     expect(e.retryable).toBe(false);
+    expect(e.param).toBe('temperature');
+    expect(e.toJSON()).toMatchObject({ param: 'temperature' });
   });
 
   it('400 content_filter (Azure OpenAI) is content_filter', () => {

@@ -36,6 +36,8 @@ interface ErrorFacts {
   type?: string;
   /** OpenAI `error.code`; Anthropic `error.details.error_code`; Gemini `ErrorInfo.reason`. */
   code?: string;
+  /** OpenAI `error.param`: the request field at fault. */
+  param?: string;
   /** Gemini's `error.code`: the HTTP status, also inside stream frames. */
   status?: number;
   requestId?: string;
@@ -184,6 +186,7 @@ function readFacts(payload: unknown): ErrorFacts {
       facts.shape = 'openai';
       facts.type = str(error.type);
       facts.code = codeStr(error.code);
+      facts.param = str(error.param);
     }
   } else {
     // Flat shapes: the Responses API's documented `{"type":"error","code","message"}`, vLLM's
@@ -307,7 +310,7 @@ function build(
   kind: ErrorKind,
   message: string,
   context: LlmErrorContext,
-  extra: Partial<Pick<LlmError, 'status' | 'retryAfterMs' | 'code' | 'type' | 'requestId' | 'rateLimit'>> & {
+  extra: Partial<Pick<LlmError, 'status' | 'retryAfterMs' | 'code' | 'type' | 'param' | 'requestId' | 'rateLimit'>> & {
     cause?: unknown;
   },
 ): LlmError {
@@ -333,6 +336,7 @@ export function classifyHttpError(input: HttpErrorInput): LlmError {
     retryAfterMs: retryWait(kind, facts, rateLimit),
     code: facts.code,
     type: facts.type,
+    param: facts.param,
     requestId,
     rateLimit,
   });

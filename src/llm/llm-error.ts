@@ -21,6 +21,8 @@ export interface LlmErrorInit {
   code?: string;
   /** The provider's error type (OpenAI / Anthropic `error.type`, Gemini `error.status`). */
   type?: string;
+  /** The request field the provider found fault with (OpenAI `error.param`, e.g. `temperature`). */
+  param?: string;
   /** `x-request-id` / `request-id` header or body `request_id`. */
   requestId?: string;
   rateLimit?: RateLimitInfo;
@@ -41,6 +43,7 @@ export class LlmError extends Error {
   declare readonly retryAfterMs?: number;
   declare readonly code?: string;
   declare readonly type?: string;
+  declare readonly param?: string;
   declare readonly requestId?: string;
   declare readonly rateLimit?: RateLimitInfo;
 
@@ -58,6 +61,7 @@ export class LlmError extends Error {
     }
     if (init.code !== undefined) this.code = init.code;
     if (init.type !== undefined) this.type = init.type;
+    if (init.param !== undefined) this.param = init.param;
     if (init.requestId !== undefined) this.requestId = init.requestId;
     if (init.rateLimit !== undefined) this.rateLimit = init.rateLimit;
   }
@@ -70,7 +74,7 @@ export class LlmError extends Error {
   /** A plain, secret-free summary for logs, events and `/status` (no `cause`, no stack). */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { name: this.name, kind: this.kind, message: this.message };
-    for (const key of ['status', 'provider', 'model', 'retryAfterMs', 'code', 'type', 'requestId'] as const) {
+    for (const key of ['status', 'provider', 'model', 'retryAfterMs', 'code', 'type', 'param', 'requestId'] as const) {
       if (this[key] !== undefined) out[key] = this[key];
     }
     return out;
