@@ -11,7 +11,7 @@ import type { CallOptions } from '../router/router.js';
 import { attemptCounts, badRequest, errorBody, fromLlmError, type ApiError } from './http-errors.js';
 import { completionJson, createChunkEncoder, type CompletionMeta } from './openai-response.js';
 import { parseChatCompletionBody, RequestFieldError, type ParsedChatRequest } from './openai-request.js';
-import { drained, sendError, sendJson, setRoutingHeaders } from './respond.js';
+import { drained, sendError, sendJson, setRoutingHeaders, type DrainLimits } from './respond.js';
 import { GatewayShutdownError, SHUTDOWN_ANSWER } from './shutdown.js';
 import type { ResolvedModel, RouteTable } from './route-table.js';
 
@@ -133,12 +133,12 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
   // A client that stops reading holds the upstream back (back-pressure), but not for ever: not past
   // the route's total deadline (counted from the call's start), nor for longer than its stream may
   // stay idle.
-  const timeouts = resolved.route.config.timeouts ?? {};
-  const drainLimits = {
-    clock: call.clock,
-    idleMs: streamIdleMs(timeouts),
-    deadline: timeouts.total === undefined ? Infinity : started + toMs(timeouts.total),
-    signal: call.signal,
+  // Worked out at the first wait only: most streams never wait.
+  let drainLimits: DrainLimits | undefined;
+  const limits = (): DrainLimits => {
+    const timeouts = resolved.route.config.timeouts ?? {};
+    const deadline = timeouts.total === undefined ? Infinity : started + toMs(timeouts.total);
+    return (drainLimits ??= { clock: call.clock, idleMs: streamIdleMs(timeouts), deadline, signal: call.signal });
   };
   let stalled = false;
 
@@ -210,7 +210,7 @@ async function stream(call: ChatCall, parsed: ParsedChatRequest, resolved: Resol
           break;
       }
       if (frame !== undefined) write(frame);
-      if (res.writableNeedDrain && !res.destroyed && !(await drained(res, drainLimits))) {
+      if (res.writableNeedDrain && !res.destroyed && !(await drained(res, limits()))) {
         stalled = true;
         throw new Error('the client stopped reading');
       }

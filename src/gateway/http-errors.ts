@@ -101,8 +101,13 @@ const ROUTER_CODES: ReadonlySet<string> = new Set(['all_targets_failed']);
  * that of the failure behind it (its `cause`), when that failure is of the same kind.
  */
 function errorCode(error: LlmError): string {
-  const own = providerCode(error) ?? (isLlmError(error.cause) && error.cause.kind === error.kind ? providerCode(error.cause) : undefined);
-  return own ?? CODE[error.kind] ?? 'server_error';
+  const behind = failureBehind(error);
+  return providerCode(error) ?? (behind && providerCode(behind)) ?? CODE[error.kind] ?? 'server_error';
+}
+
+/** The failure behind a call that failed on every target (its `cause`), when it is of the same kind. */
+function failureBehind(error: LlmError): LlmError | undefined {
+  return isLlmError(error.cause) && error.cause.kind === error.kind ? error.cause : undefined;
 }
 
 /** Kinds where the client's request is at fault, so the provider's `param` names a field it sent. */
@@ -113,7 +118,7 @@ const FIELD_PATH = /^[A-Za-z0-9_.[\]-]{1,100}$/;
 /** The request field the provider found fault with, from the error or the failure behind it. */
 function errorParam(error: LlmError): string | null {
   if (!PARAM_KINDS.has(error.kind)) return null;
-  const param = error.param ?? (isLlmError(error.cause) && error.cause.kind === error.kind ? error.cause.param : undefined);
+  const param = error.param ?? failureBehind(error)?.param;
   return param !== undefined && FIELD_PATH.test(param) ? param : null;
 }
 

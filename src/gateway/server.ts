@@ -211,6 +211,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     return entry;
   };
+  /** Resolves when no request is in flight, or after `ms`. */
+  const idleWithin = async (ms: number): Promise<void> => {
+    if (inflight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => idleWaiters.push(resolve)), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  };
   const shutDown = (entry: Live) => {
     for (const dispose of entry.dispose) dispose();
     entry.table.close();
@@ -504,24 +511,12 @@ export function createGateway(options: GatewayOptions): Gateway {
         draining = true;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        await idleWithin(toMs(config.server.shutdownGrace));
         if (inflight.size > 0) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([
-            new Promise<void>((resolve) => idleWaiters.push(resolve)),
-            new Promise<void>((resolve) => (timer = setTimeout(resolve, toMs(config.server.shutdownGrace)))),
-          ]);
-          clearTimeout(timer);
-          if (inflight.size > 0) {
-            const reason = new GatewayShutdownError();
-            for (const controller of inflight.values()) controller?.abort(reason);
-            // Their answers (a 503, or an error frame ending a stream) go out before the connections do.
-            let last: NodeJS.Timeout | undefined;
-            await Promise.race([
-              new Promise<void>((resolve) => idleWaiters.push(resolve)),
-              new Promise<void>((resolve) => (last = setTimeout(resolve, SHUTDOWN_ANSWER_MS))),
-            ]);
-            clearTimeout(last);
-          }
+          const reason = new GatewayShutdownError();
+          for (const controller of inflight.values()) controller?.abort(reason);
+          // Their answers (a 503, or an error frame ending a stream) go out before the connections do.
+          await idleWithin(SHUTDOWN_ANSWER_MS);
         }
         server.closeAllConnections();
         await stopped;
